@@ -1,0 +1,247 @@
+// The `puff` executable: parses the command line (CLI11) and dispatches to a command.
+// Configuration precedence: puff.toml < environment < flags.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+
+#include "cli/commands.h"
+#include "cli/python_runner.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/paths.h"
+
+#ifndef PUFF_VERSION
+#define PUFF_VERSION "0.0.0"
+#endif
+
+namespace puff::cli {
+namespace {
+
+// The config file named by --config (looked up before parsing, since [[commands]] entries
+// become subcommands), else $PUFF_CONFIG, else empty (./puff.toml if present).
+std::string config_path_from(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--config" && i + 1 < argc) return argv[i + 1];
+    if (arg.rfind("--config=", 0) == 0) return arg.substr(9);
+  }
+  const char* env = std::getenv("PUFF_CONFIG");
+  return env ? env : "";
+}
+
+// Commands whose trailing arguments belong to the program they run (sys.argv[1:]): CLI11
+// must not see those, or `puff python job:main --help` would print puff's help. Returns the
+// index in argv where the program's arguments start (argc when there are none).
+int program_args_start(int argc, char** argv, const std::vector<std::string>& passthrough) {
+  static const std::vector<std::string> global_with_value = {
+      "--config", "--python-home", "--io-threads", "--blocking-threads", "--watchdog-ms",
+      "--log-level"};
+  int i = 1;
+  while (i < argc) {  // global options before the subcommand
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 || arg == "--") break;
+    bool takes_value = std::find(global_with_value.begin(), global_with_value.end(), arg) !=
+                       global_with_value.end();
+    i += takes_value ? 2 : 1;
+  }
+  if (i >= argc) return argc;
+  std::string command = argv[i];
+  if (command == "python") {
+    for (int j = i + 1; j < argc; ++j) {
+      if (argv[j][0] != '-') return j + 1;  // just after MODULE:FUNCTION
+    }
+    return argc;
+  }
+  if (std::find(passthrough.begin(), passthrough.end(), command) != passthrough.end()) {
+    return i + 1;
+  }
+  return argc;
+}
+
+struct Flags {
+  std::string config_path;
+  std::string python_home;
+  std::optional<int> io_threads;
+  std::optional<int> blocking_threads;
+  std::optional<int> watchdog_ms;
+  std::string log_level;
+};
+
+// Flags win over the file and the environment; their errors name the flag.
+void apply_flags(const Flags& flags, config::Config& config) {
+  auto in_range = [](const char* flag, int value, int low, int high) {
+    if (value < low || value > high) {
+      throw config::ConfigError(std::string(flag) + ": must be " + std::to_string(low) + ".." +
+                                std::to_string(high) + ", got " + std::to_string(value));
+    }
+    return value;
+  };
+  if (flags.io_threads) config.runtime.io_threads = in_range("--io-threads", *flags.io_threads, 0, 256);
+  if (flags.blocking_threads) {
+    config.runtime.blocking_threads =
+        in_range("--blocking-threads", *flags.blocking_threads, 1, 1024);
+  }
+  if (flags.watchdog_ms) {
+    config.runtime.watchdog_ms = in_range("--watchdog-ms", *flags.watchdog_ms, 0, 600000);
+  }
+  if (!flags.log_level.empty()) {
+    core::LogLevel level;
+    if (!core::parse_log_level(flags.log_level, &level)) {
+      throw config::ConfigError("--log-level: must be one of debug, info, warning, error; got \"" +
+                                flags.log_level + "\"");
+    }
+    config.runtime.log_level = flags.log_level;
+  }
+}
+
+PythonFacts facts_of(const python::PythonEnvironment& env) {
+  return {env.venv, env.executable, env.how_found, env.problem};
+}
+
+int main_checked(int argc, char** argv) {
+  CLI::App app{"puff: a native runtime for Django. Python code stays ordinary sync Django; the "
+               "runtime does the IO and runs every request, command and task as a greenlet."};
+  app.set_version_flag("--version", std::string("puff ") + PUFF_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+
+  Flags flags;
+  app.add_option("--config", flags.config_path,
+                 "puff.toml to read (default: ./puff.toml if present, or $PUFF_CONFIG)");
+  app.add_option("--python-home", flags.python_home,
+                 "virtualenv to run in (default: the one puff is installed in, or $VIRTUAL_ENV)");
+  app.add_option("--io-threads", flags.io_threads, "IO threads (0 = one per core)");
+  app.add_option("--blocking-threads", flags.blocking_threads,
+                 "size of the @puff.blocking thread pool");
+  app.add_option("--watchdog-ms", flags.watchdog_ms,
+                 "warn when the hub is blocked this long (0 = off)");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
+
+  // Load the configuration first: its [[commands]] become subcommands. A broken file only
+  // fails commands that need it (example-config and --version/--help don't).
+  std::optional<config::Config> loaded;
+  std::string config_error;
+  try {
+    loaded = config::load(config_path_from(argc, argv), core::current_directory(),
+                          config::process_environment());
+  } catch (const config::ConfigError& e) {
+    config_error = e.what();
+  }
+
+  std::string target;
+  auto* python_cmd = app.add_subcommand("python", "Run MODULE:FUNCTION as a greenlet on the hub "
+                                                  "(its exit code comes from its return value)");
+  python_cmd->add_option("target", target, "MODULE:FUNCTION, e.g. myproject.jobs:main")->required();
+  python_cmd->footer("Arguments after MODULE:FUNCTION are passed in sys.argv[1:], flags too.");
+
+  auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
+                                                  "configured backend, one line per check");
+  auto* example_cmd = app.add_subcommand("example-config", "Print a complete, commented puff.toml");
+  std::string services_action;
+  auto* services_cmd = app.add_subcommand("services", "Embedded dev PostgreSQL and Redis under "
+                                                      ".puff/: up, down or status");
+  services_cmd->add_option("action", services_action, "up | down | status")
+      ->required()
+      ->check(CLI::IsMember({"up", "down", "status"}));
+
+  struct UserCommand {
+    CLI::App* app;
+    config::CommandConfig entry;
+  };
+  std::vector<std::unique_ptr<UserCommand>> user_commands;
+  if (loaded) {
+    for (const auto& entry : loaded->commands) {
+      auto command = std::make_unique<UserCommand>();
+      command->entry = entry;
+      command->app = app.add_subcommand(entry.name, entry.help.empty() ? "runs " + entry.function
+                                                                       : entry.help);
+      user_commands.push_back(std::move(command));
+    }
+  }
+
+  std::vector<std::string> command_names;
+  for (const auto& command : user_commands) command_names.push_back(command->entry.name);
+  const int program_args = program_args_start(argc, argv, command_names);
+  for (int i = 1; i < program_args; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("-", 0) == 0) {
+      if (arg.find('=') == std::string::npos && arg != "--help" && arg != "-h" &&
+          arg != "--version") {
+        ++i;  // its value
+      }
+      continue;
+    }
+    auto subcommands = app.get_subcommands({});
+    bool known_command = std::any_of(subcommands.begin(), subcommands.end(),
+                                     [&](const CLI::App* sub) { return sub->get_name() == arg; });
+    if (!known_command) {
+      std::string known;
+      for (const auto* sub : subcommands) known += (known.empty() ? "" : ", ") + sub->get_name();
+      std::cerr << "puff: unknown command '" << arg << "'; the commands are: " << known
+                << (config_error.empty() ? "" : "\npuff: (and the config could not be read: " +
+                                                    config_error + ")")
+                << "\n";
+      return 2;
+    }
+    break;
+  }
+  std::vector<std::string> passed_through(argv + program_args, argv + argc);
+  try {
+    app.parse(program_args, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    if (!config_error.empty()) {
+      // The subcommand may be one that the broken config would have defined.
+      std::cerr << "puff: " << config_error << "\n";
+      return 2;
+    }
+    app.exit(e);
+    return 2;  // usage errors exit 2, like argparse and the config errors
+  }
+
+  if (example_cmd->parsed()) {
+    std::cout << config::example_config();
+    return 0;
+  }
+  if (!loaded) {
+    std::cerr << "puff: " << config_error << "\n";
+    return 2;
+  }
+  config::Config& config = *loaded;
+  try {
+    apply_flags(flags, config);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "puff: " << e.what() << "\n";
+    return 2;
+  }
+  core::LogLevel level;
+  if (core::parse_log_level(config.runtime.log_level, &level)) core::set_log_level(level);
+
+  RunContext context{config, python::find_python_environment(flags.python_home)};
+  if (python_cmd->parsed()) return run_python_entry(context, target, passed_through);
+  if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
+  if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);
+  for (auto& command : user_commands) {
+    if (command->app->parsed()) {
+      return run_python_entry(context, command->entry.function, passed_through);
+    }
+  }
+  std::cerr << "puff: no command given; see puff --help\n";
+  return 2;
+}
+
+}  // namespace
+}  // namespace puff::cli
+
+int main(int argc, char** argv) {
+  try {
+    return puff::cli::main_checked(argc, argv);
+  } catch (const std::exception& e) {
+    // The last line of defence: a message, never a C++ stack or std::terminate.
+    std::cerr << "puff: internal error: " << e.what() << "\n";
+    return 70;
+  }
+}

@@ -1,0 +1,47 @@
+#include "core/io_threads.h"
+
+#include <pthread.h>
+
+#include <csignal>
+#include <exception>
+
+#include "core/log.h"
+
+namespace puff::core {
+
+IoThreads::IoThreads(int count) : work_(boost::asio::make_work_guard(context_)) {
+  if (count <= 0) count = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // IO threads must not receive process signals: those belong to the hub (Python's handlers).
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  threads_.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    threads_.emplace_back([this, i] {
+      pthread_setname_np(pthread_self(), ("puff-io-" + std::to_string(i)).c_str());
+      for (;;) {
+        try {
+          context_.run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler that throws is a bug; keep the thread serving the others.
+          log_error("io thread: uncaught exception in a handler: ", e.what());
+        }
+      }
+    });
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+IoThreads::~IoThreads() { stop(); }
+
+void IoThreads::stop() {
+  work_.reset();
+  context_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace puff::core

@@ -1,0 +1,34 @@
+// The one wait primitive of native operations (timers now; Postgres and Redis later).
+// In a hub task the calling greenlet parks and the hub runs others; anywhere else (plain
+// python, a blocking-pool thread) the thread blocks with the GIL released.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+namespace puff::python {
+
+struct WaitState;
+
+// Handed to a native operation; complete() is called once, from any thread, without the GIL.
+class Completion {
+ public:
+  explicit Completion(std::shared_ptr<WaitState> state) : state_(std::move(state)) {}
+  void complete() const;
+
+ private:
+  std::shared_ptr<WaitState> state_;
+};
+
+// Calls start(completion) and waits until the operation calls completion.complete().
+// Returns false with a Python exception set when the wait was interrupted (the greenlet was
+// killed or Ctrl-C arrived); `abandon` (if given) is called then, to cancel the operation.
+// The operation must own everything it touches (heap state captured by its handlers): a
+// suspended greenlet's stack is copied away, so nothing may point into it. GIL held.
+bool wait_native(const std::function<void(Completion)>& start,
+                 const std::function<void()>& abandon = {});
+
+// puff.sleep: a native timer in the hub, time.sleep elsewhere. GIL held; false = exception.
+bool sleep_for(double seconds);
+
+}  // namespace puff::python

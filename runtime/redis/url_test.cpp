@@ -1,0 +1,114 @@
+#include "redis/url.h"
+
+#include <gtest/gtest.h>
+
+namespace puff::redis {
+namespace {
+
+Url parse_ok(const std::string& text) {
+  std::string error;
+  auto url = parse_url(text, &error);
+  EXPECT_TRUE(url.has_value()) << text << ": " << error;
+  return url.value_or(Url{});
+}
+
+std::string parse_error(const std::string& text) {
+  std::string error;
+  auto url = parse_url(text, &error);
+  EXPECT_FALSE(url.has_value()) << text;
+  EXPECT_FALSE(error.empty()) << text;
+  return error;
+}
+
+TEST(RedisUrl, HostPortDb) {
+  Url url = parse_ok("redis://10.0.0.5:6380/3");
+  EXPECT_FALSE(url.unix_socket);
+  EXPECT_FALSE(url.tls);
+  EXPECT_EQ(url.host, "10.0.0.5");
+  EXPECT_EQ(url.port, 6380);
+  EXPECT_EQ(url.db, 3);
+  EXPECT_EQ(url.where(), "10.0.0.5:6380");
+}
+
+TEST(RedisUrl, Defaults) {
+  Url url = parse_ok("redis://cache");
+  EXPECT_EQ(url.host, "cache");
+  EXPECT_EQ(url.port, 6379);
+  EXPECT_EQ(url.db, 0);
+  EXPECT_TRUE(url.username.empty());
+  EXPECT_TRUE(url.password.empty());
+  EXPECT_EQ(parse_ok("redis://cache/").db, 0);
+  EXPECT_EQ(parse_ok("REDIS://cache:1/2/").db, 2);
+}
+
+TEST(RedisUrl, Credentials) {
+  Url url = parse_ok("redis://alice:s%40cret@127.0.0.1:6379/0");
+  EXPECT_EQ(url.username, "alice");
+  EXPECT_EQ(url.password, "s@cret");
+
+  Url default_user = parse_ok("redis://:pw@localhost");
+  EXPECT_EQ(default_user.username, "");
+  EXPECT_EQ(default_user.password, "pw");
+
+  // A password may contain '@' and ':' unescaped before the last '@'.
+  Url odd = parse_ok("redis://:a:b@c@host:7000");
+  EXPECT_EQ(odd.password, "a:b@c");
+  EXPECT_EQ(odd.host, "host");
+  EXPECT_EQ(odd.port, 7000);
+}
+
+TEST(RedisUrl, Ipv6) {
+  Url url = parse_ok("redis://[::1]:6390/1");
+  EXPECT_EQ(url.host, "::1");
+  EXPECT_EQ(url.port, 6390);
+  EXPECT_EQ(url.where(), "[::1]:6390");
+  EXPECT_EQ(parse_ok("redis://[fe80::1]").port, 6379);
+}
+
+TEST(RedisUrl, Tls) {
+  Url url = parse_ok("rediss://:pw@cache.example.com:6380/0");
+  EXPECT_TRUE(url.tls);
+  EXPECT_EQ(url.host, "cache.example.com");
+}
+
+TEST(RedisUrl, UnixSocket) {
+  Url url = parse_ok("unix:///tmp/x/redis.sock?db=4");
+  EXPECT_TRUE(url.unix_socket);
+  EXPECT_EQ(url.path, "/tmp/x/redis.sock");
+  EXPECT_EQ(url.db, 4);
+  EXPECT_EQ(url.where(), "/tmp/x/redis.sock");
+
+  Url with_password = parse_ok("unix://:pw@/run/redis.sock?password=other&db=1");
+  EXPECT_EQ(with_password.password, "other");  // the query wins, as in redis-py
+  EXPECT_EQ(with_password.db, 1);
+}
+
+TEST(RedisUrl, QueryDbForTcp) {
+  EXPECT_EQ(parse_ok("redis://h:1?db=7").db, 7);
+}
+
+TEST(RedisUrl, Errors) {
+  EXPECT_NE(parse_error("127.0.0.1:6379").find("redis://"), std::string::npos);
+  EXPECT_NE(parse_error("http://h").find("unknown scheme"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h:0").find("port"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h:70000").find("port"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h:abc").find("port"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h:").find("port"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h/x").find("database"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h/-1").find("database"), std::string::npos);
+  EXPECT_NE(parse_error("redis://").find("host"), std::string::npos);
+  EXPECT_NE(parse_error("redis://[::1").find("IPv6"), std::string::npos);
+  EXPECT_NE(parse_error("unix://").find("path"), std::string::npos);
+  EXPECT_NE(parse_error("unix://host/sock").find("path"), std::string::npos);
+  EXPECT_NE(parse_error("redis://h?timeout=1").find("timeout"), std::string::npos);
+  EXPECT_NE(parse_error("redis://:p%zz@h").find("escape"), std::string::npos);
+  EXPECT_NE(parse_error("redis://:p%4@h").find("escape"), std::string::npos);
+}
+
+TEST(RedisUrl, ErrorsDoNotEchoThePassword) {
+  std::string error = parse_error("redis://:hunter2@h:99999");
+  EXPECT_EQ(error.find("hunter2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace puff::redis

@@ -1,0 +1,97 @@
+"""Shared fixtures: the real `puff` binary, throwaway project directories, and leak checks.
+
+scripts/test sets PUFF_BIN (the executable installed in .venv/bin) and PUFF_TEST_POSTGRES_URL /
+PUFF_TEST_REDIS_URL (throwaway servers it started)."""
+import os
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def _puff_bin():
+    path = os.environ.get("PUFF_BIN")
+    if not path:
+        root = Path(__file__).resolve().parents[2]
+        path = str(root / ".venv" / "bin" / "puff")
+    if not os.access(path, os.X_OK):
+        pytest.exit(f"puff binary not found at {path}: run scripts/bootstrap (or set PUFF_BIN)", 2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def puff_bin():
+    return _puff_bin()
+
+
+class Project:
+    """A temporary project directory with Python modules and an optional puff.toml."""
+
+    def __init__(self, path: Path, puff_bin: str):
+        self.path = path
+        self.puff_bin = puff_bin
+
+    def write(self, name: str, text: str) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+        return target
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("PUFF_") or k in ("PUFF_BIN",)}
+        env.pop("VIRTUAL_ENV", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        if extra:
+            env.update(extra)
+        return env
+
+    def run(self, *args, env=None, timeout=60, input=None):
+        return subprocess.run([self.puff_bin, *args], cwd=self.path, env=self.env(env),
+                              capture_output=True, text=True, timeout=timeout, input=input)
+
+    def start(self, *args, env=None):
+        return subprocess.Popen([self.puff_bin, *args], cwd=self.path, env=self.env(env),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+
+@pytest.fixture
+def project(tmp_path, puff_bin):
+    return Project(tmp_path, puff_bin)
+
+
+def _children_of(pid):
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # field 4 (after the parenthesised command) is the parent pid
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            children.append(int(entry.name))
+    return children
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_children():
+    """After each test: no process started by the test is still alive (a leaked puff, server or
+    worker), except the throwaway servers scripts/test owns (they are not our children)."""
+    yield
+    leftovers = []
+    for pid in _children_of(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            leftovers.append((pid, cmdline))
+            os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"processes left running by the test: {leftovers}"
