@@ -72,12 +72,13 @@ void check_python(const PythonFacts& python, Report& report) {
     }
   }
   if (!run.ok() || version.empty()) {
-    std::string why = !run.error.empty()    ? run.error
-                      : run.timed_out       ? "no answer within 30s"
-                      : run.output.empty()  ? "exit status " + std::to_string(run.exit_code)
-                                            : services::trim(run.output.substr(
-                                                  0, std::min<std::size_t>(run.output.size(), 300)));
-    std::replace(why.begin(), why.end(), '\n', ' ');
+    // A traceback's last line names the exception.
+    std::string last_line = services::trim(run.output);
+    last_line = last_line.substr(last_line.find_last_of('\n') + 1);
+    std::string why = !run.error.empty()  ? run.error
+                      : run.timed_out     ? "no answer within 30s"
+                      : last_line.empty() ? "exit status " + std::to_string(run.exit_code)
+                                          : last_line;
     report.fail("python", python.executable + " does not run: " + why);
     return;
   }

@@ -19,46 +19,52 @@
 namespace puff::cli {
 namespace {
 
-// The config file named by --config (looked up before parsing, since [[commands]] entries
-// become subcommands), else $PUFF_CONFIG, else empty (./puff.toml if present).
+// Global options written as two words (--flag VALUE).
+bool takes_value(const std::string& arg) {
+  static const std::vector<std::string> with_value = {
+      "--config", "--python-home", "--io-threads", "--blocking-threads", "--watchdog-ms",
+      "--log-level"};
+  return std::find(with_value.begin(), with_value.end(), arg) != with_value.end();
+}
+
+bool is_builtin_command(const std::string& word) {
+  return word == "python" || word == "doctor" || word == "example-config" || word == "services";
+}
+
+// Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, or after a
+// `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as puff's
+// flags, or `puff python job:main --config x --help` would change puff's config and print
+// puff's help. Any word that is not a built-in command is taken as a [[commands]] name here;
+// unknown ones are reported after the config is read. Returns argc when nothing passes through.
+int program_args_start(int argc, char** argv) {
+  std::string command;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") return argc;
+    if (arg[0] == '-') {
+      if (takes_value(arg)) ++i;  // --flag VALUE (the --flag=VALUE form is one word)
+      continue;
+    }
+    if (command.empty()) {
+      command = arg;
+      if (!is_builtin_command(command)) return i + 1;
+      continue;
+    }
+    if (command == "python") return i + 1;  // just after MODULE:FUNCTION
+  }
+  return argc;
+}
+
+// --config from puff's own arguments (read before parsing: [[commands]] entries become
+// subcommands), else $PUFF_CONFIG, else empty (./puff.toml if present).
 std::string config_path_from(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--") break;
     if (arg == "--config" && i + 1 < argc) return argv[i + 1];
     if (arg.rfind("--config=", 0) == 0) return arg.substr(9);
   }
   const char* env = std::getenv("PUFF_CONFIG");
   return env ? env : "";
-}
-
-// Commands whose trailing arguments belong to the program they run (sys.argv[1:]): CLI11
-// must not see those, or `puff python job:main --help` would print puff's help. Returns the
-// index in argv where the program's arguments start (argc when there are none).
-int program_args_start(int argc, char** argv, const std::vector<std::string>& passthrough) {
-  static const std::vector<std::string> global_with_value = {
-      "--config", "--python-home", "--io-threads", "--blocking-threads", "--watchdog-ms",
-      "--log-level"};
-  int i = 1;
-  while (i < argc) {  // global options before the subcommand
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0 || arg == "--") break;
-    bool takes_value = std::find(global_with_value.begin(), global_with_value.end(), arg) !=
-                       global_with_value.end();
-    i += takes_value ? 2 : 1;
-  }
-  if (i >= argc) return argc;
-  std::string command = argv[i];
-  if (command == "python") {
-    for (int j = i + 1; j < argc; ++j) {
-      if (argv[j][0] != '-') return j + 1;  // just after MODULE:FUNCTION
-    }
-    return argc;
-  }
-  if (std::find(passthrough.begin(), passthrough.end(), command) != passthrough.end()) {
-    return i + 1;
-  }
-  return argc;
 }
 
 struct Flags {
@@ -120,12 +126,13 @@ int main_checked(int argc, char** argv) {
                  "warn when the hub is blocked this long (0 = off)");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
 
+  const int program_args = program_args_start(argc, argv);
   // Load the configuration first: its [[commands]] become subcommands. A broken file only
   // fails commands that need it (example-config and --version/--help don't).
   std::optional<config::Config> loaded;
   std::string config_error;
   try {
-    loaded = config::load(config_path_from(argc, argv), core::current_directory(),
+    loaded = config::load(config_path_from(program_args, argv), core::current_directory(),
                           config::process_environment());
   } catch (const config::ConfigError& e) {
     config_error = e.what();
@@ -162,16 +169,10 @@ int main_checked(int argc, char** argv) {
     }
   }
 
-  std::vector<std::string> command_names;
-  for (const auto& command : user_commands) command_names.push_back(command->entry.name);
-  const int program_args = program_args_start(argc, argv, command_names);
   for (int i = 1; i < program_args; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("-", 0) == 0) {
-      if (arg.find('=') == std::string::npos && arg != "--help" && arg != "-h" &&
-          arg != "--version") {
-        ++i;  // its value
-      }
+      if (takes_value(arg)) ++i;
       continue;
     }
     auto subcommands = app.get_subcommands({});
@@ -221,12 +222,13 @@ int main_checked(int argc, char** argv) {
   if (core::parse_log_level(config.runtime.log_level, &level)) core::set_log_level(level);
 
   RunContext context{config, python::find_python_environment(flags.python_home)};
-  if (python_cmd->parsed()) return run_python_entry(context, target, passed_through);
+  if (python_cmd->parsed()) return run_python_entry(context, "puff python", target, passed_through);
   if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
   if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);
   for (auto& command : user_commands) {
     if (command->app->parsed()) {
-      return run_python_entry(context, command->entry.function, passed_through);
+      return run_python_entry(context, "puff " + command->entry.name, command->entry.function,
+                              passed_through);
     }
   }
   std::cerr << "puff: no command given; see puff --help\n";

@@ -72,7 +72,8 @@ int exit_code_of_task(python::TaskObject* task) {
 
 // Imports MODULE and looks up FUNCTION (dotted attributes allowed). A missing module or
 // attribute is one line; an error raised while importing the module is the user's traceback.
-PyRef resolve_entry_point(const std::string& module_name, const std::string& attribute) {
+PyRef resolve_entry_point(const std::string& label, const std::string& module_name,
+                          const std::string& attribute) {
   PyRef module = PyRef::steal(PyImport_ImportModule(module_name.c_str()));
   if (!module) {
     if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
@@ -83,7 +84,7 @@ PyRef resolve_entry_point(const std::string& module_name, const std::string& att
           missing && PyUnicode_Check(missing.get()) ? PyUnicode_AsUTF8(missing.get()) : "";
       if (!missing_name.empty() && (module_name == missing_name ||
                                     module_name.rfind(missing_name + ".", 0) == 0)) {
-        std::cerr << "puff python: no module named '" << missing_name
+        std::cerr << label << ": no module named '" << missing_name
                   << "' (looked in the project directory and the virtualenv; check the name "
                      "or install it)\n";
         return {};
@@ -101,7 +102,7 @@ PyRef resolve_entry_point(const std::string& module_name, const std::string& att
     PyRef next = PyRef::steal(PyObject_GetAttrString(object.get(), part.c_str()));
     if (!next) {
       PyErr_Clear();
-      std::cerr << "puff python: module '" << module_name << "' has no attribute '" << attribute
+      std::cerr << label << ": module '" << module_name << "' has no attribute '" << attribute
                 << "'\n";
       return {};
     }
@@ -110,7 +111,7 @@ PyRef resolve_entry_point(const std::string& module_name, const std::string& att
     start = dot + 1;
   }
   if (!PyCallable_Check(object.get())) {
-    std::cerr << "puff python: '" << module_name << ":" << attribute << "' is not callable\n";
+    std::cerr << label << ": '" << module_name << ":" << attribute << "' is not callable\n";
     return {};
   }
   return object;
@@ -130,11 +131,11 @@ bool install_sigterm_handler() {
 
 }  // namespace
 
-int run_python_entry(const RunContext& context, const std::string& target,
-                     const std::vector<std::string>& args) {
+int run_python_entry(const RunContext& context, const std::string& label,
+                     const std::string& target, const std::vector<std::string>& args) {
   auto colon = target.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
-    std::cerr << "puff python: expected MODULE:FUNCTION (e.g. myproject.jobs:main), got '"
+    std::cerr << label << ": expected MODULE:FUNCTION (e.g. myproject.jobs:main), got '"
               << target << "'\n";
     return 2;
   }
@@ -161,7 +162,7 @@ int run_python_entry(const RunContext& context, const std::string& target,
       watchdog.emplace(hub, context.config.runtime.watchdog_ms);
     }
     if (!install_sigterm_handler()) PyErr_Print();
-    PyRef function = resolve_entry_point(module_name, attribute);
+    PyRef function = resolve_entry_point(label, module_name, attribute);
     if (function) {
       PyRef no_args = PyRef::steal(PyTuple_New(0));
       PyRef main_task = python::new_task(function.get(), no_args.get(), nullptr,

@@ -14,8 +14,9 @@ struct RunContext {
   python::PythonEnvironment python;
 };
 
-// Runs MODULE:FUNCTION as the main task; returns the process exit code.
-int run_python_entry(const RunContext& context, const std::string& target,
-                     const std::vector<std::string>& args);
+// Runs MODULE:FUNCTION as the main task; returns the process exit code. `label` starts the
+// error lines ("puff python", "puff <command>").
+int run_python_entry(const RunContext& context, const std::string& label,
+                     const std::string& target, const std::vector<std::string>& args);
 
 }  // namespace puff::cli

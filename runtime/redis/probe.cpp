@@ -97,6 +97,7 @@ ReplyPtr command(redisContext* c, double timeout_s, std::string& error, const ch
   }
   if (reply->type == REDIS_REPLY_ERROR) {
     error = first_line(std::string(reply->str, reply->len));
+    if (!error.empty() && error.back() == '.') error.pop_back();  // we append "; ..." hints
     return nullptr;
   }
   return reply;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -95,7 +96,10 @@ std::optional<std::map<std::string, std::string>> parse_flat_json(const std::str
         case 'f': out += '\f'; break;
         case 'u': {
           if (i + 4 > text.size()) return false;
-          unsigned code = std::stoul(text.substr(i, 4), nullptr, 16);
+          const std::string hex = text.substr(i, 4);
+          char* end = nullptr;
+          unsigned long code = std::strtoul(hex.c_str(), &end, 16);
+          if (end != hex.c_str() + 4) return false;
           i += 4;
           if (code >= 0x80) return false;  // we only ever write ASCII escapes
           out += static_cast<char>(code);
@@ -469,6 +473,21 @@ int choose_port(const std::string& service, int recorded, std::ostream& out) {
   return port;
 }
 
+// Unix socket lock files (.s.PGSQL.<port>.lock, first line the pid) left in our private socket
+// directory by a crashed postmaster; same zombie caveat as postmaster.pid.
+void remove_stale_socket_locks(const Paths& paths) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(paths.pg_run(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".s.PGSQL.", 0) != 0 || !name.ends_with(".lock")) continue;
+    if (process_alive(read_pid_file(entry.path().string()))) continue;
+    fs::path socket = entry.path();
+    socket.replace_extension();
+    fs::remove(entry.path(), ec);
+    fs::remove(socket, ec);
+  }
+}
+
 void postgres_up(const Paths& paths, State& state, std::ostream& out) {
   fs::path bindir = find_postgres_bindir();
   auto account = postgres_account();
@@ -485,6 +504,12 @@ void postgres_up(const Paths& paths, State& state, std::ostream& out) {
 
   std::error_code ec;
   if (!fs::exists(paths.data() / "PG_VERSION", ec)) initdb(bindir, paths, account, out);
+  if (pm.pid && !process_alive(pm.pid)) {
+    // Left by a crash. postgres would remove it too, unless the dead pid is an unreaped zombie
+    // (as under a pid 1 that does not reap): then it refuses to start.
+    fs::remove(paths.postmaster_pid(), ec);
+  }
+  remove_stale_socket_locks(paths);
 
   int port = choose_port("postgres", state.postgres_port, out);
   write_postgres_conf(paths, port, account, out);

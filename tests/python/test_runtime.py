@@ -441,3 +441,37 @@ def test_sigint_while_a_task_is_running_python(project):
             process.wait()
     assert process.returncode == 130, err
     assert "KeyboardInterrupt" in err
+
+
+def test_python_home_that_is_not_a_venv_is_one_clear_error(project, tmp_path):
+    project.write("job.py", "def main():\n    return 0\n")
+    result = project.run("--python-home", str(tmp_path / "nowhere"), "python", "job:main")
+    assert result.returncode == 1
+    assert "is not a virtualenv (no pyvenv.cfg)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_python_home_selects_the_venv(project, puff_bin):
+    venv = os.path.dirname(os.path.dirname(puff_bin))
+    project.write("job.py", "import sys\ndef main():\n    print(sys.prefix)\n")
+    result = project.run("--python-home", venv, "python", "job:main")
+    assert result.returncode == 0, result.stderr
+    assert os.path.realpath(result.stdout.strip()) == os.path.realpath(venv)
+
+
+def test_greenlet_exit_and_exceptions_do_not_leak_between_greenlets(project):
+    # sys.exc_info() is per greenlet: a waiting handler keeps its own exception.
+    result = run_job(project, """
+        import sys, puff
+        def handler(tag):
+            try:
+                raise ValueError(tag)
+            except ValueError:
+                puff.sleep(0.02)
+                return str(sys.exc_info()[1])
+        def main():
+            tasks = [puff.spawn(handler, f"t{i}") for i in range(50)]
+            assert puff.join_all(tasks) == [f"t{i}" for i in range(50)]
+            print("ok")
+    """)
+    assert result.returncode == 0, result.stderr

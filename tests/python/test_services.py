@@ -68,7 +68,12 @@ class Project:
             data = os.path.join(self.services_dir, "postgres")
             # When the cluster had to live elsewhere, <dir>/postgres is a symlink to it.
             if os.path.islink(data):
-                shutil.rmtree(os.path.realpath(data), ignore_errors=True)
+                elsewhere = os.path.realpath(data)
+                shutil.rmtree(elsewhere, ignore_errors=True)
+                try:
+                    os.rmdir(os.path.dirname(elsewhere))  # ~postgres/puff, when now empty
+                except OSError:
+                    pass
             shutil.rmtree(self.root, ignore_errors=True)
 
 
