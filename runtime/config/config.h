@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -118,26 +117,13 @@ Config load(const std::string& path, const std::string& cwd, const Environment& 
 
 // Validates a Postgres URL / conninfo; returns an error message or empty when valid.
 std::string check_postgres_url(const std::string& url);
-// Validates a Redis URL; returns an error message or empty when valid.
+// Validates a Redis URL with redis::parse_url (the parser the redis component connects with);
+// returns "" when valid or "embedded", else a one-line message without the password.
 std::string check_redis_url(const std::string& url);
 
 // Validates a listen address: HOST:PORT, [IPv6]:PORT (port 0..65535) or unix:/absolute/path.
 // Returns an error message or empty when valid (the CLI uses it for --bind).
 std::string check_bind(const std::string& bind);
-
-// A parsed Redis URL: redis://[user[:password]@]host[:port][/db], rediss://... (tls) or
-// unix:///absolute/path[?db=N]. User and password are percent-decoded.
-struct RedisUrl {
-  std::string host;       // empty for unix sockets
-  int port = 6379;
-  std::string unix_path;  // set for unix:// URLs
-  int db = 0;
-  std::string username, password;
-  bool tls = false;
-};
-// Returns nullopt when `url` is not a valid Redis URL ("embedded" included: resolve it first);
-// `error` (may be null) then receives the reason, and is cleared on success.
-std::optional<RedisUrl> parse_redis_url(const std::string& url, std::string* error);
 
 // A complete, commented puff.toml showing every key with its default. Must load without error.
 const char* example_config();

@@ -1,4 +1,5 @@
-// Validation of Postgres URLs (by libpq itself), Redis URLs and listen addresses.
+// Validation of Postgres URLs (by libpq itself), Redis URLs (by redis::parse_url) and listen
+// addresses.
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <sys/un.h>
@@ -9,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/detail.h"
+#include "redis/url.h"
 
 namespace puff::config {
 namespace {
@@ -91,90 +93,6 @@ std::string uri_scheme(const std::string& url) {
   return detail::to_lower(std::string_view(url).substr(0, end));
 }
 
-bool percent_decode(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return false;
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-    if (ec != std::errc() || end != text.data() + i + 3) return false;
-    out += static_cast<char>(value);
-    i += 2;
-  }
-  return true;
-}
-
-// Fills host and port from "host", "host:port", "[v6]" or "[v6]:port".
-std::string parse_host_port(std::string_view text, RedisUrl& url) {
-  std::string_view port;
-  if (!text.empty() && text[0] == '[') {
-    std::size_t close = text.find(']');
-    if (close == std::string_view::npos) return "unterminated \"[\" in the host";
-    url.host = std::string(text.substr(1, close - 1));
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty() && rest[0] != ':') return "unexpected text after \"]\"";
-    if (!rest.empty()) port = rest.substr(1);
-    if (rest == ":") return "empty port";
-  } else {
-    std::size_t colon = text.find(':');
-    url.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = text.substr(colon + 1);
-      if (port.empty()) return "empty port";
-      if (port.find(':') != std::string_view::npos) return "IPv6 hosts need brackets: [::1]:6379";
-    }
-  }
-  if (url.host.empty()) return "missing host";
-  if (!port.empty() && (!parse_number(port, 65535, url.port) || url.port == 0)) {
-    return "port must be 1..65535, got " + quote(port);
-  }
-  return "";
-}
-
-std::string parse_db(std::string_view text, RedisUrl& url) {
-  if (parse_number(text, 0x7fffffff, url.db)) return "";
-  return "database must be a non-negative integer, got " + quote(text);
-}
-
-std::string parse_unix(std::string_view rest, RedisUrl& url) {
-  std::size_t question = rest.find('?');
-  url.unix_path = std::string(rest.substr(0, question));
-  if (url.unix_path.empty() || url.unix_path[0] != '/') {
-    return "unix socket path must be absolute (unix:///path/to/redis.sock)";
-  }
-  if (question == std::string_view::npos) return "";
-  std::string_view query = rest.substr(question + 1);
-  if (query.substr(0, 3) != "db=") return "the only query parameter allowed is db=N";
-  return parse_db(query.substr(3), url);
-}
-
-std::string parse_network(std::string_view rest, RedisUrl& url) {
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return "query parameters are not supported (give the database as /N)";
-  }
-  std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    std::size_t colon = userinfo.find(':');
-    bool ok = percent_decode(userinfo.substr(0, colon), url.username);
-    if (ok && colon != std::string_view::npos) {
-      ok = percent_decode(userinfo.substr(colon + 1), url.password);
-    }
-    if (!ok) return "bad %-escape in the user or password";
-    authority = authority.substr(at + 1);
-  }
-  std::string error = parse_host_port(authority, url);
-  if (!error.empty() || slash == std::string_view::npos) return error;
-  std::string_view db = rest.substr(slash + 1);
-  return db.empty() ? "" : parse_db(db, url);
-}
-
 }  // namespace
 
 std::string check_postgres_url(const std::string& url) {
@@ -211,32 +129,12 @@ std::string check_postgres_url(const std::string& url) {
   return "";
 }
 
-std::optional<RedisUrl> parse_redis_url(const std::string& url, std::string* error) {
-  RedisUrl parsed;
-  std::string scheme = uri_scheme(url);
-  std::string message;
-  if (url == kEmbeddedUrl) {
-    message = "\"embedded\" must be resolved to the running service's URL first";
-  } else if (scheme.empty()) {
-    message = "not a URL";
-  } else if (scheme == "unix") {
-    message = parse_unix(std::string_view(url).substr(7), parsed);
-  } else if (scheme == "redis" || scheme == "rediss") {
-    parsed.tls = scheme == "rediss";
-    message = parse_network(std::string_view(url).substr(scheme.size() + 3), parsed);
-  } else {
-    message = "unsupported scheme " + quote(scheme);
-  }
-  if (error != nullptr) *error = message.empty() ? "" : message + kRedisForms;
-  if (!message.empty()) return std::nullopt;
-  return parsed;
-}
-
+// The redis component's parser, the one that connects: what passes here connects the same way.
 std::string check_redis_url(const std::string& url) {
   if (url == kEmbeddedUrl) return "";
   std::string error;
-  parse_redis_url(url, &error);
-  return error;
+  if (redis::parse_url(url, &error)) return "";
+  return error + kRedisForms;
 }
 
 std::string check_bind(const std::string& bind) {

@@ -2,8 +2,8 @@
 //   redis://[[user]:password@]host[:port][/db]     (host may be [IPv6]; port 6379, db 0 default)
 //   rediss://...                                    (TLS)
 //   unix://[[user]:password@]/path/to/redis.sock[?db=N][&password=P]
-// Query parameters `db` and `password` are accepted for every scheme; unknown parameters are
-// errors (a typo must not be ignored silently).
+// Query parameters `db`, `password` and `username` are accepted for every scheme; unknown
+// parameters are errors (a typo must not be ignored silently). A #fragment is ignored.
 #pragma once
 
 #include <optional>
@@ -26,7 +26,8 @@ struct Url {
 };
 
 // Parses `text`; on failure returns nullopt and sets *error (when given) to one line saying what
-// is wrong, without the password.
+// is wrong and quoting the offending value, never the password: when an '@' follows the host
+// (a password with an unescaped '/', '?' or '#'), values are shown as "***".
 std::optional<Url> parse_url(const std::string& text, std::string* error = nullptr);
 
 }  // namespace puff::redis

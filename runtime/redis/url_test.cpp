@@ -85,6 +85,8 @@ TEST(RedisUrl, UnixSocket) {
 
 TEST(RedisUrl, QueryDbForTcp) {
   EXPECT_EQ(parse_ok("redis://h:1?db=7").db, 7);
+  EXPECT_EQ(parse_ok("redis://h:1?username=bob&db=2").username, "bob");
+  EXPECT_EQ(parse_ok("redis://h:1?db=7#fragment").db, 7);  // a fragment is ignored
 }
 
 TEST(RedisUrl, Errors) {
@@ -103,11 +105,36 @@ TEST(RedisUrl, Errors) {
   EXPECT_NE(parse_error("redis://h?timeout=1").find("timeout"), std::string::npos);
   EXPECT_NE(parse_error("redis://:p%zz@h").find("escape"), std::string::npos);
   EXPECT_NE(parse_error("redis://:p%4@h").find("escape"), std::string::npos);
+  EXPECT_NE(parse_error("unix:///tmp/%zz.sock").find("escape in the socket path"),
+            std::string::npos);
+  EXPECT_NE(parse_error("redis://::1:6379").find("IPv6 hosts need brackets"), std::string::npos);
+  EXPECT_NE(parse_error("user:pw@host://x").find("not a URL"), std::string::npos);
+}
+
+TEST(RedisUrl, ErrorsQuoteTheValue) {
+  EXPECT_EQ(parse_error("http://h"),
+            "unknown scheme \"http\" (expected redis://, rediss:// or unix://)");
+  EXPECT_EQ(parse_error("redis://h:70000"), "port must be 1..65535, got \"70000\"");
+  EXPECT_EQ(parse_error("redis://h/x"), "database must be a non-negative integer, got \"x\"");
+  EXPECT_EQ(parse_error("redis://h?db=-1"), "database must be a non-negative integer, got \"-1\"");
+  EXPECT_EQ(parse_error("unix://run/redis.sock"),
+            "unix socket path must be absolute, got \"run/redis.sock\" "
+            "(unix:///path/to/redis.sock)");
 }
 
 TEST(RedisUrl, ErrorsDoNotEchoThePassword) {
   std::string error = parse_error("redis://:hunter2@h:99999");
   EXPECT_EQ(error.find("hunter2"), std::string::npos);
+  // An unescaped '/', '?' or '#' in the password ends the host part before the '@', so pieces
+  // of the password land in the port, the database or a parameter name: no value is shown.
+  for (const char* text : {"redis://:hun/ter2@h:6379/0", "redis://:hun?ter2@h",
+                           "redis://:hun#ter2@h", "redis://u:5/hunter2@h",
+                           "unix://:hun/ter2@/tmp/redis.sock"}) {
+    error = parse_error(text);
+    EXPECT_EQ(error.find("hun"), std::string::npos) << text << ": " << error;
+    EXPECT_EQ(error.find("ter2"), std::string::npos) << text << ": " << error;
+    EXPECT_NE(error.find("%2F"), std::string::npos) << text << ": " << error;
+  }
 }
 
 }  // namespace

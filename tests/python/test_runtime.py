@@ -398,6 +398,7 @@ def test_signals_unwind_cleanly(project, sig, code):
                 print("worker cleaned up", flush=True)
         def main():
             w = puff.spawn(worker)
+            puff.sleep(0.05)  # the worker is parked in its sleep before we say ready
             try:
                 print("ready", flush=True)
                 puff.sleep(3600)
