@@ -38,7 +38,7 @@ void notify_joiners(TaskObject* task) {
 }
 
 void finish(TaskObject* task, PyObject* result, PyObject* exception) {
-  Py_CLEAR(task->function);
+  // The function stays (the task's name comes from it); the arguments go as soon as possible.
   Py_CLEAR(task->args);
   Py_CLEAR(task->kwargs);
   task->result = result;        // steals
@@ -201,13 +201,26 @@ PyObject* get_exception(PyObject* self, void*) {
   task->exception_retrieved = true;
   return Py_NewRef(task->exception);
 }
-PyObject* get_name(PyObject* self, void*) { return Py_NewRef(as_task(self)->name); }
+PyRef qualified_name(PyObject* function);
+
+// The name is computed on first use: most tasks are never named, and spawn is a hot path.
+PyObject* task_name(TaskObject* task) {
+  if (!task->name) task->name = qualified_name(task->function).release();
+  return task->name;
+}
+
+PyObject* get_name(PyObject* self, void*) {
+  PyObject* name = task_name(as_task(self));
+  return name ? Py_NewRef(name) : nullptr;
+}
 PyObject* get_id(PyObject* self, void*) { return PyLong_FromUnsignedLongLong(as_task(self)->id); }
 
 PyObject* task_repr(PyObject* self) {
   TaskObject* task = as_task(self);
   const char* state = !task->finished ? "running" : task->exception ? "failed" : "finished";
-  return PyUnicode_FromFormat("<puff.Task #%llu %U %s>", task->id, task->name, state);
+  PyObject* name = task_name(task);
+  if (!name) return nullptr;
+  return PyUnicode_FromFormat("<puff.Task #%llu %U %s>", task->id, name, state);
 }
 
 int task_traverse(PyObject* self, visitproc visit, void* arg) {
@@ -266,7 +279,6 @@ PyMethodDef task_methods[] = {
      "(TimeoutError when the timeout passes first)."},
     {"wait", as_method(task_wait), METH_VARARGS | METH_KEYWORDS,
      "wait(timeout=None) -> bool: wait for the task without raising its exception."},
-    {"_run", task_run, METH_NOARGS, "The task's greenlet body (internal)."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef task_getset[] = {
@@ -293,6 +305,7 @@ PyType_Spec task_spec = {"puff.Task", sizeof(TaskObject), 0,
                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, task_slots};
 
 PyRef qualified_name(PyObject* function) {
+  if (!function) return PyRef::steal(PyUnicode_FromString("?"));
   PyRef name = PyRef::steal(PyObject_GetAttrString(function, "__qualname__"));
   if (name && PyUnicode_Check(name.get())) return name;
   PyErr_Clear();
@@ -311,8 +324,6 @@ bool add_task_type(PyObject* module) {
 bool is_task(PyObject* object) { return g_task_type && PyObject_TypeCheck(object, g_task_type); }
 
 PyRef new_task(PyObject* function, PyObject* args, PyObject* kwargs, bool fresh_context) {
-  PyRef name = qualified_name(function);
-  if (!name) return {};
   PyRef context = PyRef::steal(fresh_context ? PyContext_New() : PyContext_CopyCurrent());
   if (!context) return {};
   TaskObject* task = PyObject_GC_New(TaskObject, g_task_type);
@@ -324,7 +335,7 @@ PyRef new_task(PyObject* function, PyObject* args, PyObject* kwargs, bool fresh_
   task->greenlet = nullptr;
   task->result = nullptr;
   task->exception = nullptr;
-  task->name = name.release();
+  task->name = nullptr;
   task->id = g_next_task_id++;
   task->finished = false;
   task->exception_retrieved = false;
@@ -335,7 +346,9 @@ PyRef new_task(PyObject* function, PyObject* args, PyObject* kwargs, bool fresh_
 }
 
 PyRef task_entry_point(TaskObject* task) {
-  return PyRef::steal(PyObject_GetAttrString(reinterpret_cast<PyObject*>(task), "_run"));
+  // A C function bound to the task directly: cheaper than looking up the `_run` method.
+  static PyMethodDef run_def = {"_run", task_run, METH_NOARGS, nullptr};
+  return PyRef::steal(PyCFunction_New(&run_def, reinterpret_cast<PyObject*>(task)));
 }
 
 void finish_unstarted_task(TaskObject* task, PyObject* exception) {

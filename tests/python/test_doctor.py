@@ -13,16 +13,6 @@ import pytest
 COMMAND_TIMEOUT = 120
 
 
-@pytest.fixture
-def puff_bin():
-    path = os.environ.get("PUFF_BIN")
-    if not path:
-        pytest.fail("PUFF_BIN is not set: point it at the built puff binary (scripts/test does)")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"PUFF_BIN={path} is not an executable file")
-    return path
-
-
 def required_env(name):
     value = os.environ.get(name)
     if not value:
