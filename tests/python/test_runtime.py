@@ -1,6 +1,7 @@
 """The hub and the `puff` module, driven through `puff python MODULE:FUNCTION` (real processes)."""
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -476,3 +477,19 @@ def test_greenlet_exit_and_exceptions_do_not_leak_between_greenlets(project):
             print("ok")
     """)
     assert result.returncode == 0, result.stderr
+
+
+def test_virtual_env_is_used_when_the_binary_is_not_in_a_venv(project, puff_bin, tmp_path):
+    venv = os.path.dirname(os.path.dirname(puff_bin))
+    outside = tmp_path / "bin" / "puff"
+    outside.parent.mkdir()
+    outside.write_bytes(open(puff_bin, "rb").read())
+    outside.chmod(0o755)
+    project.write("job.py", "import sys\ndef main():\n    print(sys.prefix, sys.executable)\n")
+    result = subprocess.run([str(outside), "python", "job:main"], cwd=project.path,
+                            env=project.env({"VIRTUAL_ENV": venv}), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    prefix, executable = result.stdout.split()
+    assert os.path.realpath(prefix) == os.path.realpath(venv)
+    assert executable == os.path.join(venv, "bin", "python")
