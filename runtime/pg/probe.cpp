@@ -1,5 +1,7 @@
 #include "pg/probe.h"
 
+#include "pg/detail/libpq_text.h"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -10,6 +12,8 @@
 namespace puff::pg {
 namespace {
 
+using detail::one_line;
+
 struct ConnFinish {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
@@ -18,68 +22,6 @@ struct ResultClear {
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnFinish>;
 using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
-
-std::string trim(const std::string& s) {
-  const char* ws = " \t\r\n";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-// libpq's errors span lines:
-//   connection to server at "127.0.0.1", port 5432 failed: Connection refused
-//   \tIs the server running on that host and accepting TCP/IP connections?
-// One line for the user: "connection refused at 127.0.0.1:5432; is the server running on that
-// host and accepting TCP/IP connections?". Only the first attempt is kept when libpq tried
-// several hosts/addresses.
-std::string one_line(const std::string& libpq_message) {
-  std::string text = trim(libpq_message);
-  auto nl = text.find('\n');
-  std::string first = trim(text.substr(0, nl));
-  std::string hint;
-  if (nl != std::string::npos) {
-    std::string second = text.substr(nl + 1);
-    second = trim(second.substr(0, second.find('\n')));
-    if (!second.empty() && second.rfind("Is the server", 0) == 0) hint = second;
-  }
-
-  // Move libpq 14+'s "connection to server ... failed: " prefix behind the reason.
-  std::string where;
-  const std::string at_prefix = "connection to server at \"";
-  const std::string socket_prefix = "connection to server on socket \"";
-  const std::string failed = " failed: ";
-  auto cut = first.find(failed);
-  if (cut != std::string::npos) {
-    std::string head = first.substr(0, cut);
-    if (head.rfind(at_prefix, 0) == 0) {
-      // connection to server at "HOST" (ADDR), port PORT
-      auto host_end = head.find('"', at_prefix.size());
-      std::string host = head.substr(at_prefix.size(), host_end - at_prefix.size());
-      auto port_at = head.rfind("port ");
-      std::string port = port_at == std::string::npos ? "" : head.substr(port_at + 5);
-      where = host + (port.empty() ? "" : ":" + port);
-    } else if (head.rfind(socket_prefix, 0) == 0) {
-      auto end = head.find('"', socket_prefix.size());
-      where = head.substr(socket_prefix.size(), end - socket_prefix.size());
-    }
-    if (!where.empty()) {
-      std::string reason = first.substr(cut + failed.size());
-      // "Connection refused" -> "connection refused"; keep "FATAL:" and acronyms as they are.
-      if (reason.size() > 1 && reason[0] >= 'A' && reason[0] <= 'Z' && reason[1] >= 'a' &&
-          reason[1] <= 'z') {
-        reason[0] = static_cast<char>(reason[0] - 'A' + 'a');
-      }
-      if (reason.rfind("FATAL:", 0) == 0) reason = trim(reason.substr(6));
-      first = reason + " at " + where;
-    }
-  }
-  if (!hint.empty()) {
-    hint[0] = static_cast<char>(hint[0] - 'A' + 'a');
-    if (!hint.empty() && hint.back() == '?') hint.pop_back();
-    first += "; " + hint + "?";
-  }
-  return first.empty() ? "connection failed (libpq gave no reason)" : first;
-}
 
 // Waits for the query's result without blocking past `deadline`; null on timeout.
 ResultPtr wait_result(PGconn* conn, std::chrono::steady_clock::time_point deadline,

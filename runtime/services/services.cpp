@@ -20,6 +20,7 @@
 #include "pg/probe.h"
 #include "redis/probe.h"
 #include "services/process.h"
+#include "services/state_file.h"
 
 namespace puff::services {
 namespace fs = std::filesystem;
@@ -37,123 +38,6 @@ std::string postgres_url_for(int port) {
   return "postgresql://puff@127.0.0.1:" + std::to_string(port) + "/puff";
 }
 std::string redis_url_for(int port) { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
-
-// ---- services.json: a flat object of strings and integers, written by us, read tolerantly ----
-
-struct State {
-  int postgres_port = 0;
-  int redis_port = 0;
-};
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-// Parses {"key": "string" | integer | true | false | null, ...}. Anything else (nesting, a
-// truncated file) yields nullopt; the caller then treats the state as unknown.
-std::optional<std::map<std::string, std::string>> parse_flat_json(const std::string& text) {
-  std::map<std::string, std::string> values;
-  std::size_t i = 0;
-  auto skip_ws = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  auto parse_string = [&](std::string& out) -> bool {
-    if (i >= text.size() || text[i] != '"') return false;
-    ++i;
-    out.clear();
-    while (i < text.size() && text[i] != '"') {
-      char c = text[i++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (i >= text.size()) return false;
-      char e = text[i++];
-      switch (e) {
-        case '"': case '\\': case '/': out += e; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'u': {
-          if (i + 4 > text.size()) return false;
-          const std::string hex = text.substr(i, 4);
-          char* end = nullptr;
-          unsigned long code = std::strtoul(hex.c_str(), &end, 16);
-          if (end != hex.c_str() + 4) return false;
-          i += 4;
-          if (code >= 0x80) return false;  // we only ever write ASCII escapes
-          out += static_cast<char>(code);
-          break;
-        }
-        default: return false;
-      }
-    }
-    if (i >= text.size()) return false;
-    ++i;
-    return true;
-  };
-  skip_ws();
-  if (i >= text.size() || text[i] != '{') return std::nullopt;
-  ++i;
-  skip_ws();
-  if (i < text.size() && text[i] == '}') return values;
-  for (;;) {
-    skip_ws();
-    std::string key, value;
-    if (!parse_string(key)) return std::nullopt;
-    skip_ws();
-    if (i >= text.size() || text[i] != ':') return std::nullopt;
-    ++i;
-    skip_ws();
-    if (i < text.size() && text[i] == '"') {
-      if (!parse_string(value)) return std::nullopt;
-    } else {
-      std::size_t start = i;
-      while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) ||
-                                 text[i] == '-' || text[i] == '.')) {
-        ++i;
-      }
-      value = text.substr(start, i - start);
-      if (value.empty()) return std::nullopt;
-    }
-    values[key] = value;
-    skip_ws();
-    if (i < text.size() && text[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < text.size() && text[i] == '}') return values;
-    return std::nullopt;
-  }
-}
-
-int to_port(const std::map<std::string, std::string>& values, const std::string& key) {
-  auto it = values.find(key);
-  if (it == values.end()) return 0;
-  char* end = nullptr;
-  long v = std::strtol(it->second.c_str(), &end, 10);
-  return (end && *end == '\0' && v > 0 && v < 65536) ? static_cast<int>(v) : 0;
-}
 
 // ---- paths ----
 
@@ -177,40 +61,15 @@ struct Paths {
   fs::path redis_log() const { return redis_dir() / "redis.log"; }
 };
 
-State read_state(const Paths& paths) {
-  std::ifstream in(paths.state_file());
-  if (!in) return {};
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto values = parse_flat_json(buf.str());
-  if (!values) return {};
-  return State{to_port(*values, "postgres_port"), to_port(*values, "redis_port")};
-}
+State read_state(const Paths& paths) { return read_state_file(paths.state_file().string()); }
 
 void write_state(const Paths& paths, const State& state) {
-  std::ostringstream json;
-  json << "{\n";
-  json << "  \"postgres_port\": " << state.postgres_port << ",\n";
-  json << "  \"postgres_url\": "
-       << json_string(state.postgres_port ? postgres_url_for(state.postgres_port) : "") << ",\n";
-  json << "  \"postgres_data\": " << json_string(paths.data().string()) << ",\n";
-  json << "  \"redis_port\": " << state.redis_port << ",\n";
-  json << "  \"redis_url\": "
-       << json_string(state.redis_port ? redis_url_for(state.redis_port) : "") << ",\n";
-  json << "  \"redis_dir\": " << json_string(paths.redis_dir().string()) << "\n";
-  json << "}\n";
-  fs::path tmp = paths.state_file();
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << json.str();
-    if (!out.flush()) {
-      throw ServiceError("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, paths.state_file(), ec);
-  if (ec) throw ServiceError("cannot write " + paths.state_file().string() + ": " + ec.message());
+  StateFacts facts;
+  facts.postgres_url = state.postgres_port ? postgres_url_for(state.postgres_port) : "";
+  facts.postgres_data = paths.data().string();
+  facts.redis_url = state.redis_port ? redis_url_for(state.redis_port) : "";
+  facts.redis_dir = paths.redis_dir().string();
+  write_state_file(paths.state_file().string(), state, facts);
 }
 
 // ---- helpers ----
