@@ -1,0 +1,141 @@
+// One libpq connection driven without blocking on the IO threads' io_context.
+//
+// All libpq calls for a connection run on its strand, so operations never race each other;
+// one operation (connect or query) is in flight at a time. Callbacks run on an IO thread (on
+// the strand), exactly once per operation, and must not throw (an escaping exception is logged
+// and swallowed). Getters other than drain_notices() and cancel() read state that only changes
+// while an operation is in flight: call them between operations (e.g. from the callback).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/error.h"
+#include "pg/result.h"
+
+namespace puff::pg {
+
+struct ConnectOptions {
+  std::string conninfo;            // a postgres[ql]:// URI or a libpq key=value string
+  double connect_timeout_s = 10.0;  // enforced by us (libpq's own applies to blocking connects)
+  double statement_timeout_s = 0.0;  // > 0: sent at startup as "-c statement_timeout=<ms>"
+  std::string application_name;    // "" keeps the conninfo's (fallback: "puff")
+};
+
+// A NOTICE/WARNING/INFO message the server sent during an operation.
+struct Notice {
+  std::string severity;  // "NOTICE", "WARNING", ... (not localized)
+  std::string sqlstate;
+  std::string message;   // primary message, one line
+};
+
+// What a query produced: every PGresult of the (possibly multi-statement) text, in order, and
+// the first error. With an error, `results` holds those that came before it.
+struct QueryOutcome {
+  std::optional<Error> error;
+  std::vector<Result> results;
+};
+
+enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using ConnectCallback = std::function<void(std::optional<Error>)>;
+  using QueryCallback = std::function<void(QueryOutcome)>;
+
+  static std::shared_ptr<Connection> create(boost::asio::io_context& io);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Any thread. Throws UsageError when an operation is already in flight.
+  void connect(ConnectOptions options, ConnectCallback done);
+  // Sends `sql` (may hold several statements; simple query protocol).
+  void execute(std::string sql, QueryCallback done);
+  // One statement with $1..$n parameters, sent as text (nullopt = NULL); types are inferred.
+  void execute(std::string sql, std::vector<std::optional<std::string>> params,
+               QueryCallback done);
+
+  // Asks the server to cancel the running statement (it then fails with SQLSTATE 57014).
+  // Any thread; blocks for a round trip to the server, so keep it off the IO threads.
+  // Returns false with a reason when the request could not be sent.
+  bool cancel(std::string* why = nullptr);
+
+  // Any thread. Closes the connection; an operation in flight completes with Error::closed.
+  void close();
+
+  // Notices captured since the last call (at most 1000 are kept, the oldest dropped). Any thread.
+  std::vector<Notice> drain_notices();
+
+  bool is_open() const { return open_.load(); }   // connected and not broken or closed
+  bool is_busy() const { return busy_.load(); }   // an operation is in flight
+  TransactionStatus transaction_status() const { return tx_status_.load(); }
+  int backend_pid() const { return backend_pid_; }
+  int server_version() const { return server_version_; }  // 150018 for 15.18
+  std::string parameter_status(const std::string& name) const;  // "" when unknown
+  const std::string& where() const { return where_; }  // "127.0.0.1:5432" or the socket dir
+
+  // For tests and the pool: the io_context this connection lives on.
+  boost::asio::io_context& io() const { return io_; }
+
+ private:
+  enum class Phase { none, connecting, flushing, reading };
+  struct Op;
+
+  explicit Connection(boost::asio::io_context& io);
+
+  void start_connect(ConnectOptions options);
+  void poll_connect(PostgresPollingStatusType status);
+  void on_connected();
+  void start_query(std::string sql, std::optional<std::vector<std::optional<std::string>>> params);
+  void flush_step();
+  void read_step();
+  void take_result(PGresult* result);
+
+  bool watch_socket();  // (re)dups libpq's socket into socket_; false when it has none
+  void arm_wait(bool for_write);
+  void on_socket_ready();
+  void finish(std::optional<Error> error);
+  void fail_lost(const std::string& during);
+  void close_now();
+  void update_state();
+  Error libpq_error(Error::Kind kind, const std::string& context) const;
+
+  static void notice_receiver(void* self, const PGresult* result);
+
+  boost::asio::io_context& io_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  // A dup of libpq's socket, so that closing ours never closes libpq's (or a reused number).
+  std::optional<boost::asio::posix::stream_descriptor> socket_;
+  boost::asio::steady_timer connect_timer_;
+  PGconn* conn_ = nullptr;
+  std::unique_ptr<Op> op_;
+  Phase phase_ = Phase::none;
+  unsigned wait_generation_ = 0;  // stale socket waits are ignored
+  unsigned op_generation_ = 0;    // stale timers are ignored
+
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> open_{false};
+  std::atomic<TransactionStatus> tx_status_{TransactionStatus::unknown};
+  int backend_pid_ = 0;
+  int server_version_ = 0;
+  std::string where_;
+
+  mutable std::mutex mutex_;  // guards cancel_, notices_
+  PGcancel* cancel_ = nullptr;
+  std::deque<Notice> notices_;
+};
+
+}  // namespace puff::pg

@@ -1,0 +1,151 @@
+// Helpers for the *_pgtest.cpp suites: they need a real server in PUFF_TEST_POSTGRES_URL
+// (scripts/test starts a throwaway cluster) and skip without one. Every wait is bounded.
+#pragma once
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/connection.h"
+#include "pg/pool.h"
+
+namespace puff::pg::testing {
+
+using namespace std::chrono_literals;
+
+inline std::string test_url() {
+  const char* url = std::getenv("PUFF_TEST_POSTGRES_URL");
+  return url ? url : "";
+}
+
+#define PUFF_REQUIRE_POSTGRES()                                                        \
+  do {                                                                                 \
+    if (::puff::pg::testing::test_url().empty())                                       \
+      GTEST_SKIP() << "PUFF_TEST_POSTGRES_URL is not set (scripts/test sets it)";      \
+  } while (0)
+
+// `url` with one more query parameter (the test URL has none of its own).
+inline std::string with_param(const std::string& url, const std::string& param) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
+}
+
+// A loopback port nobody listens on (bound then closed: refused on connect).
+inline int unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+inline int open_fd_count() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+template <typename T>
+std::optional<T> wait_for(std::future<T>& f, std::chrono::milliseconds limit) {
+  if (f.wait_for(limit) != std::future_status::ready) return std::nullopt;
+  return f.get();
+}
+
+inline std::optional<Error> connect_sync(const std::shared_ptr<Connection>& c,
+                                         ConnectOptions options) {
+  auto done = std::make_shared<std::promise<std::optional<Error>>>();
+  auto f = done->get_future();
+  c->connect(std::move(options), [done](std::optional<Error> e) { done->set_value(std::move(e)); });
+  auto r = wait_for(f, 10s);
+  if (!r) {
+    ADD_FAILURE() << "connect did not complete within 10 s";
+    return Error{Error::Kind::timeout, "", "test: connect hung", "", ""};
+  }
+  return *r;
+}
+
+inline std::shared_ptr<Connection> connected(boost::asio::io_context& io,
+                                             const std::string& url = test_url()) {
+  auto c = Connection::create(io);
+  auto error = connect_sync(c, ConnectOptions{url, 5.0, 0.0, ""});
+  EXPECT_FALSE(error) << (error ? error->message : "");
+  return c;
+}
+
+inline QueryOutcome query_sync(Connection& c, std::string sql,
+                               std::optional<std::vector<std::optional<std::string>>> params =
+                                   std::nullopt,
+                               std::chrono::milliseconds limit = 10s) {
+  auto done = std::make_shared<std::promise<QueryOutcome>>();
+  auto f = done->get_future();
+  auto cb = [done](QueryOutcome o) { done->set_value(std::move(o)); };
+  if (params) {
+    c.execute(std::move(sql), std::move(*params), cb);
+  } else {
+    c.execute(std::move(sql), cb);
+  }
+  auto r = wait_for(f, limit);
+  if (!r) {
+    ADD_FAILURE() << "query did not complete in time";
+    QueryOutcome hung;
+    hung.error = Error{Error::Kind::timeout, "", "test: query hung", "", ""};
+    return hung;
+  }
+  return std::move(*r);
+}
+
+struct Acquired {
+  std::optional<Error> error;
+  Lease lease;
+};
+
+inline Acquired acquire_sync(Pool& pool, std::chrono::milliseconds limit = 10s) {
+  auto done = std::make_shared<std::promise<Acquired>>();
+  auto f = done->get_future();
+  pool.acquire([done](std::optional<Error> e, Lease l) {
+    done->set_value(Acquired{std::move(e), std::move(l)});
+  });
+  auto r = wait_for(f, limit);
+  if (!r) {
+    ADD_FAILURE() << "acquire did not complete in time";
+    return Acquired{Error{Error::Kind::timeout, "", "test: acquire hung", "", ""}, Lease()};
+  }
+  return std::move(*r);
+}
+
+// One connect/close cycle, so that lazily created descriptors (Asio's epoll, timerfd and
+// eventfd) exist before a test counts descriptors.
+inline void warm_up(boost::asio::io_context& io) {
+  auto c = connected(io);
+  c->close();
+  EXPECT_EQ(query_sync(*c, "SELECT 1").error->kind, Error::Kind::closed);
+}
+
+// Waits (bounded) until the process has at most `limit` open descriptors; returns the count.
+inline int settle_fds(int limit) {
+  int n = open_fd_count();
+  for (int i = 0; i < 100 && n > limit; ++i) {
+    std::this_thread::sleep_for(20ms);
+    n = open_fd_count();
+  }
+  return n;
+}
+
+}  // namespace puff::pg::testing

@@ -1,0 +1,147 @@
+// A bounded pool of connections for one named [[postgres]] entry.
+//
+// acquire() hands out a connection as a move-only Lease; waiters are served FIFO and fail with
+// Error::pool_timeout after acquire_timeout. A Lease returns its connection on destruction; a
+// connection that comes back inside a transaction is rolled back first (or discarded), never
+// handed to the next user dirty. Broken connections are dropped and replaced on demand, with
+// exponential backoff while the server refuses us. Every public member is thread-safe;
+// callbacks run on the IO threads and must not throw.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "pg/connection.h"
+#include "pg/error.h"
+
+namespace puff::pg {
+
+struct PoolOptions {
+  std::string name = "default";
+  std::string conninfo;
+  int min_size = 1;
+  int max_size = 10;
+  double acquire_timeout_s = 10.0;
+  // Idle longer than this: checked with an empty query before use (0 = always, < 0 = never).
+  double health_check_after_s = 30.0;
+  double connect_timeout_s = 10.0;
+  double statement_timeout_s = 0.0;    // 0 = none
+  double reconnect_backoff_max_s = 10.0;
+  std::string application_name;        // "" keeps the conninfo's
+};
+
+struct PoolStats {
+  std::string name;
+  int min = 0;
+  int max = 0;
+  int size = 0;     // open or opening connections
+  int idle = 0;
+  int in_use = 0;   // leased, or being checked / rolled back
+  int waiting = 0;
+  std::uint64_t acquired_total = 0;
+  std::uint64_t created_total = 0;
+  std::uint64_t connect_failures_total = 0;
+  std::uint64_t timeouts_total = 0;
+};
+
+class Pool;
+
+// Exclusive use of one pooled connection; returns it to the pool when destroyed or released.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(std::shared_ptr<Pool> pool, std::shared_ptr<Connection> connection)
+      : pool_(std::move(pool)), connection_(std::move(connection)) {}
+  ~Lease() { release(); }
+  Lease(Lease&& other) noexcept = default;
+  Lease& operator=(Lease&& other) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  explicit operator bool() const { return connection_ != nullptr; }
+  // Throws UsageError on an empty Lease.
+  Connection& connection() const;
+  Connection* operator->() const { return &connection(); }
+  // Gives the connection back now (rolled back if needed). The Lease becomes empty.
+  void release();
+  // Closes the connection instead of returning it (the pool opens another when needed).
+  void discard();
+
+ private:
+  std::shared_ptr<Pool> pool_;
+  std::shared_ptr<Connection> connection_;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  using AcquireCallback = std::function<void(std::optional<Error>, Lease)>;
+
+  static std::shared_ptr<Pool> create(boost::asio::io_context& io, PoolOptions options);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Opens min_size connections in the background (acquire() works without it).
+  void start();
+  // Calls `done` once, on an IO thread, with a Lease or an Error (pool_timeout, closed).
+  void acquire(AcquireCallback done);
+  // Closes idle connections, fails waiters with Error::closed; leased connections are closed
+  // when they come back. Later acquires fail with Error::closed.
+  void close();
+  PoolStats stats() const;
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  friend class Lease;
+  struct Waiter;
+  struct Idle {
+    std::shared_ptr<Connection> connection;
+    std::chrono::steady_clock::time_point since;
+  };
+  using Clock = std::chrono::steady_clock;
+  using Actions = std::vector<std::function<void()>>;
+
+  Pool(boost::asio::io_context& io, PoolOptions options);
+
+  void give_back(std::shared_ptr<Connection> connection, bool discard);
+  void pump();                        // matches idle connections to waiters, opens new ones
+  void plan(Actions& actions);        // the part of pump() under the mutex
+  void open_connection();
+  void on_connect_result(std::shared_ptr<Connection> connection, std::optional<Error> error);
+  void check_then_deliver(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection);
+  void deliver(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection);
+  void make_idle(std::shared_ptr<Connection> connection);
+  void drop(const std::shared_ptr<Connection>& connection);
+  void on_waiter_timeout(const std::shared_ptr<Waiter>& waiter);
+  std::string timeout_message() const;
+  void post_callback(AcquireCallback done, std::optional<Error> error, Lease lease);
+
+  boost::asio::io_context& io_;
+  const PoolOptions options_;
+
+  mutable std::mutex mutex_;
+  std::deque<Idle> idle_;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  int size_ = 0;        // every connection the pool owns: idle, leased, opening, checking
+  int opening_ = 0;
+  bool closed_ = false;
+  int consecutive_failures_ = 0;
+  std::string last_connect_error_;
+  Clock::time_point next_connect_at_{};
+  bool backoff_timer_armed_ = false;
+  boost::asio::steady_timer backoff_timer_;
+  std::uint64_t acquired_total_ = 0;
+  std::uint64_t created_total_ = 0;
+  std::uint64_t connect_failures_total_ = 0;
+  std::uint64_t timeouts_total_ = 0;
+};
+
+}  // namespace puff::pg
