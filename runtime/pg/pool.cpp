@@ -60,27 +60,19 @@ Connection& Lease::connection() const {
   return *connection_;
 }
 
-void Lease::release() {
-  if (!connection_) return;
-  auto pool = std::move(pool_);
-  auto connection = std::move(connection_);
-  try {
-    pool->give_back(std::move(connection), false);
-  } catch (const std::exception& e) {
-    core::log_error("pg: returning a connection to pool '", pool->options().name,
-                    "' failed: ", e.what());
-  }
-}
+void Lease::release() { return_connection(false); }
 
-void Lease::discard() {
+void Lease::discard() { return_connection(true); }
+
+void Lease::return_connection(bool discard) {
   if (!connection_) return;
   auto pool = std::move(pool_);
   auto connection = std::move(connection_);
   try {
-    pool->give_back(std::move(connection), true);
+    pool->give_back(std::move(connection), discard);
   } catch (const std::exception& e) {
-    core::log_error("pg: discarding a connection of pool '", pool->options().name,
-                    "' failed: ", e.what());
+    core::log_error("pg: ", discard ? "discarding" : "returning", " a connection of pool '",
+                    pool->options().name, "' failed: ", e.what());
   }
 }
 

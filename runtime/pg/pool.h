@@ -76,6 +76,8 @@ class Lease {
   void discard();
 
  private:
+  void return_connection(bool discard);
+
   std::shared_ptr<Pool> pool_;
   std::shared_ptr<Connection> connection_;
 };

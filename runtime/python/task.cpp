@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "python/greenlet_api.h"
+#include "python/wait.h"
 
 namespace puff::python {
 
@@ -86,8 +87,7 @@ int wait_for_task(TaskObject* task, double timeout_s) {
     auto timed_out = std::make_shared<std::atomic<bool>>(false);
     if (timeout_s >= 0) {
       timer = std::make_shared<boost::asio::steady_timer>(
-          hub->io().context(), std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(timeout_s)));
+          hub->io().context(), to_timer_duration(timeout_s));
       timer->async_wait([hub, id, timed_out](const boost::system::error_code& ec) {
         if (ec) return;
         timed_out->store(true);
@@ -130,7 +130,7 @@ int wait_for_task(TaskObject* task, double timeout_s) {
       signal->finished.wait(lock, [&] { return signal->done; });
       done = true;
     } else {
-      done = signal->finished.wait_for(lock, std::chrono::duration<double>(timeout_s),
+      done = signal->finished.wait_for(lock, to_timer_duration(timeout_s),
                                        [&] { return signal->done; });
     }
   }

@@ -77,6 +77,12 @@ bool wait_native(const std::function<void(Completion)>& start,
   return wait_blocking(start, abandon);
 }
 
+std::chrono::steady_clock::duration to_timer_duration(double seconds) {
+  constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(seconds < kMaxSeconds ? seconds : kMaxSeconds));
+}
+
 bool sleep_for(double seconds) {
   Hub* hub = Hub::instance();
   if (!hub || !hub->in_task()) {
@@ -86,10 +92,8 @@ bool sleep_for(double seconds) {
     return static_cast<bool>(result);
   }
   if (seconds <= 0) return hub->yield_now();
-  auto timer = std::make_shared<boost::asio::steady_timer>(
-      hub->io().context(),
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(seconds)));
+  auto timer =
+      std::make_shared<boost::asio::steady_timer>(hub->io().context(), to_timer_duration(seconds));
   return wait_native(
       [&timer](Completion done) {
         timer->async_wait([timer, done](const boost::system::error_code&) { done.complete(); });

@@ -3,6 +3,7 @@
 // python, a blocking-pool thread) the thread blocks with the GIL released.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -27,6 +28,10 @@ class Completion {
 // suspended greenlet's stack is copied away, so nothing may point into it. GIL held.
 bool wait_native(const std::function<void(Completion)>& start,
                  const std::function<void()>& abandon = {});
+
+// Seconds from Python as a timer duration, clamped so that huge values and inf mean "about a
+// century" instead of overflowing the clock's 64-bit nanoseconds (undefined behaviour).
+std::chrono::steady_clock::duration to_timer_duration(double seconds);
 
 // puff.sleep: a native timer in the hub, time.sleep elsewhere. GIL held; false = exception.
 bool sleep_for(double seconds);

@@ -493,3 +493,20 @@ def test_virtual_env_is_used_when_the_binary_is_not_in_a_venv(project, puff_bin,
     prefix, executable = result.stdout.split()
     assert os.path.realpath(prefix) == os.path.realpath(venv)
     assert executable == os.path.join(venv, "bin", "python")
+
+
+def test_huge_and_infinite_timeouts_do_not_overflow_the_clock(project):
+    result = run_job(project, """
+        import puff
+        def main():
+            sleeper = puff.spawn(puff.sleep, float("inf"))
+            waiter = puff.spawn(lambda: sleeper.join(timeout=1e300))
+            puff.sleep(0.05)
+            assert not sleeper.finished and not waiter.finished
+            try:
+                sleeper.join(timeout=0.01)
+            except TimeoutError:
+                print("ok")
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
