@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/python_runner.h"
+#include "psycopg_shim/native/module.h"
 #include "core/io_threads.h"
 #include "core/log.h"
 #include "python/blocking_pool.h"
@@ -147,6 +148,7 @@ int run_python_entry(const RunContext& context, const std::string& label,
 
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
+  psycopg::register_builtin();
   try {
     interpreter.emplace(context.python, argv, context.config.project_dir);
   } catch (const python::PythonStartError& e) {

@@ -280,6 +280,10 @@ void Connection::on_connected() {
   }
   backend_pid_ = PQbackendPID(conn_);
   server_version_ = PQserverVersion(conn_);
+  auto text = [](const char* v) { return std::string(v ? v : ""); };
+  session_info_ = SessionInfo{text(PQhost(conn_)), text(PQport(conn_)), text(PQdb(conn_)),
+                              text(PQuser(conn_)), text(PQpass(conn_)), text(PQoptions(conn_)),
+                              PQsslInUse(conn_) == 1};
   {
     std::lock_guard lock(mutex_);
     cancel_ = PQgetCancel(conn_);
@@ -356,7 +360,10 @@ void Connection::take_result(PGresult* raw) {
                          "", ""};
   switch (result.status()) {
     case PGRES_FATAL_ERROR:
-      if (!out.error) out.error = error_from_result(result);
+      if (!out.error) {
+        out.error = error_from_result(result);
+        out.error->server_result = std::make_shared<const Result>(std::move(result));
+      }
       return;
     case PGRES_COPY_IN:
       if (!out.error) out.error = copy_error;
@@ -522,6 +529,7 @@ void Connection::notice_receiver(void* arg, const PGresult* r) {
   if (n.severity.empty()) n.severity = field(r, PG_DIAG_SEVERITY);
   n.sqlstate = field(r, PG_DIAG_SQLSTATE);
   n.message = detail::trim(field(r, PG_DIAG_MESSAGE_PRIMARY));
+  n.text = PQresultErrorMessage(r);
   std::lock_guard lock(self->mutex_);
   self->notices_.push_back(std::move(n));
   if (self->notices_.size() > kMaxNotices) self->notices_.pop_front();

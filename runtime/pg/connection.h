@@ -39,6 +39,7 @@ struct Notice {
   std::string severity;  // "NOTICE", "WARNING", ... (not localized)
   std::string sqlstate;
   std::string message;   // primary message, one line
+  std::string text;      // libpq's full text, "NOTICE:  ...\n" (what psycopg2 shows)
 };
 
 // What a query produced: every PGresult of the (possibly multi-statement) text, in order, and
@@ -46,6 +47,17 @@ struct Notice {
 struct QueryOutcome {
   std::optional<Error> error;
   std::vector<Result> results;
+};
+
+// What libpq says about an established session (PQhost, PQport, ...), captured at connect.
+struct SessionInfo {
+  std::string host;  // host name, address or socket directory
+  std::string port;
+  std::string dbname;
+  std::string user;
+  std::string password;
+  std::string options;
+  bool ssl_in_use = false;
 };
 
 enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
@@ -86,6 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int server_version() const { return server_version_; }  // 150018 for 15.18
   std::string parameter_status(const std::string& name) const;  // "" when unknown
   const std::string& where() const { return where_; }  // "127.0.0.1:5432" or the socket dir
+  const SessionInfo& session_info() const { return session_info_; }
 
   // For tests and the pool: the io_context this connection lives on.
   boost::asio::io_context& io() const { return io_; }
@@ -132,6 +145,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int backend_pid_ = 0;
   int server_version_ = 0;
   std::string where_;
+  SessionInfo session_info_;
 
   mutable std::mutex mutex_;  // guards cancel_, notices_
   PGcancel* cancel_ = nullptr;

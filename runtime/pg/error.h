@@ -2,10 +2,13 @@
 // their callback; exceptions are thrown only for synchronous misuse of the API (`UsageError`).
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 namespace puff::pg {
+
+class Result;
 
 struct Error {
   enum class Kind {
@@ -23,6 +26,9 @@ struct Error {
   std::string message;   // one line: what went wrong and, where we know it, what to do
   std::string detail;    // the server's DETAIL, if any
   std::string hint;      // the server's HINT, if any
+  // query_failed: the server's error result itself, for drivers that expose every diagnostic
+  // field and libpq's full message text (psycopg2's pgerror and diag).
+  std::shared_ptr<const Result> server_result;
 };
 
 // "connect_failed", "query_failed", ...: stable names for logs and the Python layer.

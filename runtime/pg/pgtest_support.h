@@ -1,4 +1,4 @@
-// Helpers for the *_pgtest.cpp suites: they need a real server in PUFF_TEST_POSTGRES_URL
+// Helpers for the *_pgtest.cpp suites: they need a real server in TEST_POSTGRES_URL
 // (scripts/test starts a throwaway cluster) and skip without one. Every wait is bounded.
 #pragma once
 
@@ -24,14 +24,14 @@ namespace puff::pg::testing {
 using namespace std::chrono_literals;
 
 inline std::string test_url() {
-  const char* url = std::getenv("PUFF_TEST_POSTGRES_URL");
+  const char* url = std::getenv("TEST_POSTGRES_URL");
   return url ? url : "";
 }
 
 #define PUFF_REQUIRE_POSTGRES()                                                        \
   do {                                                                                 \
     if (::puff::pg::testing::test_url().empty())                                       \
-      GTEST_SKIP() << "PUFF_TEST_POSTGRES_URL is not set (scripts/test sets it)";      \
+      GTEST_SKIP() << "TEST_POSTGRES_URL is not set (scripts/test sets it)";      \
   } while (0)
 
 // `url` with one more query parameter (the test URL has none of its own).

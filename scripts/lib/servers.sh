@@ -29,13 +29,13 @@ start_test_postgres() {  # $1: directory to create the cluster in
     > "$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
   # Durability off: a throwaway cluster for tests.
   as_postgres_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o \
-    "-p $port -k $dir/run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    "-p $port -k $dir/run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c max_prepared_transactions=20" \
     start > /dev/null || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
   TEST_PG_DIR=$dir
   TEST_PG_BINDIR=$bindir
-  export PUFF_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
-  export PUFF_TEST_POSTGRES_SOCKET_DIR="$dir/run"
-  export PUFF_TEST_POSTGRES_PORT=$port
+  export TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  export TEST_POSTGRES_SOCKET_DIR="$dir/run"
+  export TEST_POSTGRES_PORT=$port
 }
 
 start_test_redis() {  # $1: directory for its pid and log files
@@ -51,8 +51,8 @@ start_test_redis() {  # $1: directory for its pid and log files
   done
   redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || { tail -n 20 "$dir/redis.log" >&2; return 1; }
   TEST_REDIS_DIR=$dir
-  export PUFF_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
-  export PUFF_TEST_REDIS_PORT=$port
+  export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+  export TEST_REDIS_PORT=$port
 }
 
 stop_test_servers() {

@@ -1,7 +1,7 @@
 """Shared fixtures: the real `puff` binary, throwaway project directories, and leak checks.
 
-scripts/test sets PUFF_BIN (the executable installed in .venv/bin) and PUFF_TEST_POSTGRES_URL /
-PUFF_TEST_REDIS_URL (throwaway servers it started)."""
+scripts/test sets PUFF_BIN (the executable installed in .venv/bin) and TEST_POSTGRES_URL /
+TEST_REDIS_URL (throwaway servers it started)."""
 import os
 import signal
 import subprocess

@@ -1,5 +1,5 @@
 """`puff doctor` against real servers: the throwaway PostgreSQL and Redis that scripts/test
-starts ($PUFF_TEST_POSTGRES_URL, $PUFF_TEST_REDIS_URL) and ports where nothing listens."""
+starts ($TEST_POSTGRES_URL, $TEST_REDIS_URL) and ports where nothing listens."""
 
 import os
 import shutil
@@ -22,12 +22,12 @@ def required_env(name):
 
 @pytest.fixture
 def test_postgres_url():
-    return required_env("PUFF_TEST_POSTGRES_URL")
+    return required_env("TEST_POSTGRES_URL")
 
 
 @pytest.fixture
 def test_redis_url():
-    return required_env("PUFF_TEST_REDIS_URL")
+    return required_env("TEST_REDIS_URL")
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Django integration of puff: the database engine (and later the cache backend and tools)."""

@@ -1,0 +1,114 @@
+"""ENGINE = "django_puff.db.backends.postgresql": Django's PostgreSQL backend on puff's driver.
+
+Django's own backend module is reused as is; what changes is underneath it: the driver is
+puff's psycopg2 shim (also when psycopg 3 is installed, which Django would otherwise prefer),
+and every greenlet gets its own Django connection.
+"""
+
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _load_django_backend_on_the_shim():
+    import psycopg2
+
+    if not psycopg2.__version__.endswith("puff)"):
+        raise ImproperlyConfigured(
+            "django_puff's engine needs puff's psycopg2 driver, but 'import psycopg2' found "
+            "another one at %s; uninstall it (pip uninstall psycopg2 psycopg2-binary) and "
+            "re-run scripts/bootstrap" % getattr(psycopg2, "__file__", "?"))
+    loaded = sys.modules.get("django.db.backends.postgresql.psycopg_any")
+    if loaded is not None:
+        if loaded.is_psycopg3:
+            raise ImproperlyConfigured(
+                "Django's postgresql backend was already loaded on psycopg 3 in this process; "
+                "django_puff's engine cannot share it. Use ENGINE "
+                "'django_puff.db.backends.postgresql' for every PostgreSQL database")
+        from django.db.backends.postgresql import base
+        return base
+    # Hide psycopg (3) while Django's backend picks its driver.
+    saved = sys.modules.get("psycopg", None)
+    sys.modules["psycopg"] = None
+    try:
+        from django.db.backends.postgresql import base
+    finally:
+        if saved is None:
+            del sys.modules["psycopg"]
+        else:
+            sys.modules["psycopg"] = saved
+    return base
+
+
+_django_base = _load_django_backend_on_the_shim()
+
+
+def _install_greenlet_local_connections():
+    from django.db import connections
+
+    from django_puff.db import greenlet_local
+    greenlet_local.install(connections)
+
+
+_install_greenlet_local_connections()
+
+
+_POOL_DEFAULTS = {"min_size": 0, "max_size": 10, "acquire_timeout": 10.0}
+
+
+def _under_puff():
+    return "puff" in sys.builtin_module_names
+
+
+class DatabaseWrapper(_django_base.DatabaseWrapper):
+    """Django's PostgreSQL DatabaseWrapper, on puff's driver.
+
+    Under puff (the hub) the connections are pooled: a Django connection borrows a server
+    connection for each transaction (each statement in autocommit) from one bounded pool per
+    database, so server connections stay bounded however many greenlets run. OPTIONS["pool"]
+    tunes it ({"max_size": 10, "min_size": 0, "acquire_timeout": 10.0}) or turns it off
+    (False). In plain python each Django connection keeps its own server connection, as with
+    psycopg2.
+    """
+
+    def _pool_settings(self):
+        wanted = self.settings_dict["OPTIONS"].get("pool", True if _under_puff() else False)
+        if not wanted:
+            return None
+        settings = dict(_POOL_DEFAULTS)
+        if isinstance(wanted, dict):
+            unknown = set(wanted) - set(_POOL_DEFAULTS)
+            if unknown:
+                raise ImproperlyConfigured(
+                    "DATABASES[%r]['OPTIONS']['pool']: unknown key(s) %s; allowed: %s"
+                    % (self.alias, ", ".join(sorted(unknown)), ", ".join(_POOL_DEFAULTS)))
+            settings.update(wanted)
+        settings["pool_name"] = self.alias
+        return settings
+
+    @property
+    def pool(self):
+        # Django's own pool property is psycopg 3's (psycopg_pool); ours lives in the driver.
+        return None
+
+    def get_connection_params(self):
+        options = self.settings_dict["OPTIONS"]
+        pool = self._pool_settings()
+        had_pool = "pool" in options
+        saved = options.pop("pool", None)
+        try:
+            params = super().get_connection_params()
+        finally:
+            if had_pool:
+                options["pool"] = saved
+        if pool is not None:
+            from functools import partial
+
+            from psycopg2._connection import connection
+
+            # Every server connection of the pool starts in Django's time zone: a SET TIME ZONE
+            # would be lost when the connection goes back to the pool.
+            params["options"] = ("%s -c TimeZone=%s" % (params.get("options", ""),
+                                                        self.timezone_name)).strip()
+            params["connection_factory"] = partial(connection, _pool=pool)
+        return params

@@ -1,0 +1,78 @@
+#include "module.h"
+
+#include <libpq-fe.h>
+
+#include "native_error.h"
+#include "pg_conn.h"
+#include "pg_result.h"
+#include "pool_registry.h"
+#include "python/pyref.h"
+
+namespace puff::psycopg {
+namespace {
+
+// parse_dsn(dsn) -> {keyword: value} of the keywords the string sets; ValueError with libpq's
+// reason when it is not a valid conninfo string or URI.
+PyObject* parse_dsn(PyObject*, PyObject* dsn_object) {
+  const char* dsn = PyUnicode_AsUTF8(dsn_object);
+  if (!dsn) return nullptr;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn, &error);
+  if (!options) {
+    PyErr_SetString(PyExc_ValueError, error ? error : "out of memory");
+    if (error) PQfreemem(error);
+    return nullptr;
+  }
+  python::PyRef out = python::PyRef::steal(PyDict_New());
+  for (PQconninfoOption* o = options; out && o->keyword; ++o) {
+    if (!o->val) continue;
+    python::PyRef value = python::PyRef::steal(PyUnicode_FromString(o->val));
+    if (!value || PyDict_SetItemString(out.get(), o->keyword, value.get()) < 0) out.reset();
+  }
+  PQconninfoFree(options);
+  return out.release();
+}
+
+PyObject* libpq_version(PyObject*, PyObject*) { return PyLong_FromLong(PQlibVersion()); }
+
+// unescape_bytea(text) -> bytes: bytea's text form (hex or escape) decoded, as libpq does.
+PyObject* unescape_bytea(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return nullptr;
+  std::string text(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  PyBuffer_Release(&view);
+  size_t size = 0;
+  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text.c_str()), &size);
+  if (!raw) return PyErr_NoMemory();
+  PyObject* out = PyBytes_FromStringAndSize(reinterpret_cast<char*>(raw),
+                                            static_cast<Py_ssize_t>(size));
+  PQfreemem(raw);
+  return out;
+}
+
+PyMethodDef methods[] = {
+    {"parse_dsn", parse_dsn, METH_O, "parse_dsn(dsn) -> dict of the keywords it sets"},
+    {"libpq_version", libpq_version, METH_NOARGS, "libpq_version() -> e.g. 150018"},
+    {"unescape_bytea", unescape_bytea, METH_O, "unescape_bytea(text) -> bytes (PQunescapeBytea)"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "psycopg2._psycopg",
+                          "Native half of puff's psycopg2-compatible driver.", -1, methods};
+
+}  // namespace
+}  // namespace puff::psycopg
+
+extern "C" PyMODINIT_FUNC PyInit__psycopg() {
+  using namespace puff::psycopg;
+  puff::python::PyRef module = puff::python::PyRef::steal(PyModule_Create(&module_def));
+  if (!module) return nullptr;
+  if (!add_native_error(module.get()) || !add_result_type(module.get()) ||
+      !add_connection_type(module.get()) || !add_pool_functions(module.get())) {
+    return nullptr;
+  }
+  return module.release();
+}
+
+void puff::psycopg::register_builtin() {
+  PyImport_AppendInittab("psycopg2._psycopg", &PyInit__psycopg);
+}

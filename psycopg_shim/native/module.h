@@ -1,0 +1,11 @@
+// The native half of the psycopg2 shim, `psycopg2._psycopg`: compiled into puff as a built-in
+// module and, from the same static library, as an extension module for plain python.
+#pragma once
+
+namespace puff::psycopg {
+
+// Registers psycopg2._psycopg as a built-in module of the embedded interpreter. Call before
+// the interpreter starts.
+void register_builtin();
+
+}  // namespace puff::psycopg

@@ -1,0 +1,449 @@
+#include "pg_conn.h"
+
+#include <unistd.h>
+
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connection_io.h"
+#include "native_error.h"
+#include "pg/connection.h"
+#include "pg/pool.h"
+#include "pool_registry.h"
+#include "pg_result.h"
+#include "python/hub.h"
+#include "python/wait.h"
+
+namespace puff::psycopg {
+namespace {
+
+// A session is dedicated (psycopg2's model: `conn` for the object's life) or pooled: `conn` is
+// borrowed from `pool` by the first statement and given back by release() (the package calls
+// it when the transaction is over), so many PGConns share few server connections.
+struct State {
+  std::shared_ptr<pg::Connection> conn;  // dedicated, or the leased one (null between leases)
+  std::shared_ptr<pg::Pool> pool;
+  pg::Lease lease;
+  std::mutex op_mutex;  // one operation at a time
+  pid_t pid = ::getpid();
+  bool closed = false;  // close() was called or an interrupted wait closed it
+  // What a pooled session answers between leases (the pool's sessions are configured alike).
+  int server_version = 0;
+  int backend_pid = 0;
+  pg::SessionInfo info;
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+// The server parameters remembered between leases (the ones drivers and Django ask for).
+constexpr const char* kRememberedParameters[] = {
+    "TimeZone", "DateStyle", "IntervalStyle", "client_encoding", "server_encoding",
+    "standard_conforming_strings", "integer_datetimes", "server_version", "is_superuser",
+    "session_authorization", "application_name"};
+
+void remember_session(State& s) {
+  s.server_version = s.conn->server_version();
+  s.backend_pid = s.conn->backend_pid();
+  s.info = s.conn->session_info();
+  s.parameters.clear();
+  for (const char* name : kRememberedParameters) {
+    s.parameters.emplace_back(name, s.conn->parameter_status(name));
+  }
+}
+
+struct ConnObject {
+  PyObject_HEAD
+  State* state;
+};
+
+PyTypeObject* conn_type = nullptr;
+
+State& state_of(PyObject* self) { return *reinterpret_cast<ConnObject*>(self)->state; }
+
+void dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  if (State* s = reinterpret_cast<ConnObject*>(self)->state) {
+    // A dedicated session closes; a pooled one goes back to its pool (Lease's destructor).
+    if (!s->pool && s->conn && !s->closed) s->conn->close();
+    delete s;
+  }
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+bool usable(State& s) {
+  if (s.pid != ::getpid()) {
+    raise_interface("this connection was opened before fork(); open a new one in the child");
+    return false;
+  }
+  if (s.closed || (s.conn && !s.pool && !s.conn->is_open())) {
+    raise_interface("connection already closed");
+    return false;
+  }
+  return true;
+}
+
+// Holds State::op_mutex for one operation.
+class OperationLock {
+ public:
+  explicit OperationLock(State& s) : mutex_(s.op_mutex) {
+    if (mutex_.try_lock()) {
+      held_ = true;
+      return;
+    }
+    python::Hub* hub = python::Hub::instance();
+    if (hub && hub->in_task()) {
+      // Waiting would block the hub thread that the other greenlet needs to finish.
+      raise_interface(
+          "another greenlet is using this connection; use one connection per greenlet (Django "
+          "does) or a pool");
+      return;
+    }
+    python::GilRelease released;
+    mutex_.lock();
+    held_ = true;
+  }
+  ~OperationLock() {
+    if (held_) mutex_.unlock();
+  }
+  bool held() const { return held_; }
+
+ private:
+  std::mutex& mutex_;
+  bool held_ = false;
+};
+
+// Runs `start(done)` and waits. On interrupt (Ctrl-C, a killed greenlet) the session is closed:
+// its state is unknown and nothing else may wait on it.
+template <class Start>
+bool wait_for(State& s, Start start) {
+  auto conn = s.conn;
+  bool ok = python::wait_native(start, [conn] { conn->close(); });
+  if (!ok) s.closed = true;
+  return ok;
+}
+
+// Pooled sessions: borrow a server connection for the coming statements. false = exception.
+bool borrow(State& s) {
+  if (!s.pool || s.conn) return true;
+  struct Slot {
+    std::optional<pg::Error> error;
+    pg::Lease lease;
+  };
+  auto slot = std::make_shared<Slot>();
+  auto pool = s.pool;
+  // An interrupted wait leaves the slot to the pool's callback: a lease that arrives late goes
+  // straight back to the pool when the slot dies.
+  bool ok = python::wait_native([&](python::Completion done) {
+    pool->acquire([slot, done](std::optional<pg::Error> e, pg::Lease lease) {
+      slot->error = std::move(e);
+      slot->lease = std::move(lease);
+      done.complete();
+    });
+  });
+  if (!ok) return false;
+  if (slot->error) {
+    raise_native(*slot->error);
+    return false;
+  }
+  s.lease = std::move(slot->lease);
+  s.conn = s.lease.connection().shared_from_this();
+  remember_session(s);
+  return true;
+}
+
+void give_back(State& s) {
+  if (!s.pool || !s.conn) return;
+  if (s.conn->is_open()) remember_session(s);
+  s.conn.reset();
+  s.lease.release();  // rolled back by the pool if a transaction was left open
+}
+
+PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"conninfo", "connect_timeout", nullptr};
+  const char* conninfo;
+  double connect_timeout = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|d", const_cast<char**>(keywords), &conninfo,
+                                   &connect_timeout)) {
+    return nullptr;
+  }
+  python::PyRef self = python::PyRef::steal(conn_type->tp_alloc(conn_type, 0));
+  if (!self) return nullptr;
+  auto* state = new State;
+  reinterpret_cast<ConnObject*>(self.get())->state = state;
+  pg::ConnectOptions options;
+  options.conninfo = conninfo;
+  // libpq's connect_timeout (in the conninfo) applies as usual; ours only guards against a
+  // server that never answers when none is given.
+  options.connect_timeout_s = connect_timeout > 0 ? connect_timeout : 0;
+  try {
+    state->conn = pg::Connection::create(connection_io());
+    auto error = std::make_shared<std::optional<pg::Error>>();
+    auto conn = state->conn;
+    bool ok = wait_for(*state, [&](python::Completion done) {
+      conn->connect(std::move(options), [error, done](std::optional<pg::Error> e) {
+        *error = std::move(e);
+        done.complete();
+      });
+    });
+    if (!ok) return nullptr;
+    if (*error) return raise_native(**error);
+  } catch (const std::exception& e) {
+    return raise_interface(e.what());
+  }
+  return self.release();
+}
+
+// connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, connect_timeout)
+// -> PGConn borrowing from the process's pool for these settings (created on first use).
+PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"conninfo", "pool_name", "min_size", "max_size",
+                                   "acquire_timeout", "connect_timeout", nullptr};
+  const char* conninfo;
+  const char* pool_name = "default";
+  int min_size = 0, max_size = 10;
+  double acquire_timeout = 10, connect_timeout = 10;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|siidd", const_cast<char**>(keywords),
+                                   &conninfo, &pool_name, &min_size, &max_size, &acquire_timeout,
+                                   &connect_timeout)) {
+    return nullptr;
+  }
+  if (max_size < 1 || min_size < 0 || min_size > max_size) {
+    PyErr_SetString(PyExc_ValueError, "pool sizes: need 0 <= min_size <= max_size and max_size >= 1");
+    return nullptr;
+  }
+  python::PyRef self = python::PyRef::steal(conn_type->tp_alloc(conn_type, 0));
+  if (!self) return nullptr;
+  auto* state = new State;
+  reinterpret_cast<ConnObject*>(self.get())->state = state;
+  try {
+    pg::PoolOptions options;
+    options.name = pool_name;
+    options.conninfo = conninfo;
+    options.min_size = min_size;
+    options.max_size = max_size;
+    options.acquire_timeout_s = acquire_timeout;
+    options.connect_timeout_s = connect_timeout;
+    state->pool = shared_pool(options);
+    // Borrow once now: bad settings fail here, like a dedicated connect, and the session's
+    // facts (server version, parameters) are known before the first statement.
+    if (!borrow(*state)) return nullptr;
+    give_back(*state);
+  } catch (const std::exception& e) {
+    return raise_interface(e.what());
+  }
+  return self.release();
+}
+
+PyObject* release(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  OperationLock lock(s);
+  if (!lock.held()) return nullptr;
+  give_back(s);
+  Py_RETURN_NONE;
+}
+
+PyObject* get_pooled(PyObject* self, void*) { return PyBool_FromLong(state_of(self).pool != nullptr); }
+
+PyObject* get_leased(PyObject* self, void*) {
+  State& s = state_of(self);
+  return PyBool_FromLong(s.pool && s.conn);
+}
+
+PyObject* execute(PyObject* self, PyObject* query) {
+  State& s = state_of(self);
+  std::string sql;
+  if (PyBytes_Check(query)) {
+    sql.assign(PyBytes_AS_STRING(query), PyBytes_GET_SIZE(query));
+  } else {
+    PyErr_SetString(PyExc_TypeError, "execute() takes the query as bytes");
+    return nullptr;
+  }
+  if (sql.find('\0') != std::string::npos) {
+    PyErr_SetString(PyExc_ValueError, "the query contains a NUL (0x00) byte");
+    return nullptr;
+  }
+  if (!usable(s)) return nullptr;
+  OperationLock lock(s);
+  if (!lock.held()) return nullptr;
+  if (!usable(s)) return nullptr;  // closed while we waited for the lock
+  if (!borrow(s)) return nullptr;
+  auto outcome = std::make_shared<pg::QueryOutcome>();
+  try {
+    auto conn = s.conn;
+    bool ok = wait_for(s, [&](python::Completion done) {
+      conn->execute(std::move(sql), [outcome, done](pg::QueryOutcome o) {
+        *outcome = std::move(o);
+        done.complete();
+      });
+    });
+    if (!ok) return nullptr;
+  } catch (const std::exception& e) {
+    return raise_interface(e.what());
+  }
+  if (s.pool && !s.conn->is_open()) give_back(s);  // broken: the pool replaces it
+  if (outcome->error) return raise_native(*outcome->error);
+  if (outcome->results.empty()) Py_RETURN_NONE;
+  // psycopg2 (PQexec) keeps the last result of a multi-statement query.
+  return wrap_result(std::move(outcome->results.back()));
+}
+
+PyObject* cancel(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  if (s.closed) return raise_interface("connection already closed");
+  if (!s.conn) Py_RETURN_NONE;  // pooled, between statements: nothing runs
+  std::string why;
+  bool sent;
+  {
+    python::GilRelease released;  // a round trip to the server
+    sent = s.conn->cancel(&why);
+  }
+  if (!sent) {
+    pg::Error e{pg::Error::Kind::connection_lost, "", "could not send the cancel request: " + why,
+                "", "", nullptr};
+    return raise_native(e);
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* close(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  if (!s.closed) {
+    s.closed = true;
+    if (s.pool) {
+      give_back(s);
+    } else {
+      s.conn->close();
+    }
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* get_closed(PyObject* self, void*) {
+  State& s = state_of(self);
+  if (s.pool) return PyBool_FromLong(s.closed);
+  return PyBool_FromLong(s.closed || !s.conn->is_open());
+}
+
+// psycopg2's TRANSACTION_STATUS_* values: IDLE 0, ACTIVE 1, INTRANS 2, INERROR 3, UNKNOWN 4.
+PyObject* get_transaction_status(PyObject* self, void*) {
+  State& s = state_of(self);
+  if (s.closed) return PyLong_FromLong(4);
+  if (!s.conn) return PyLong_FromLong(0);  // pooled, nothing borrowed: idle
+  switch (s.conn->transaction_status()) {
+    case pg::TransactionStatus::idle: return PyLong_FromLong(0);
+    case pg::TransactionStatus::active: return PyLong_FromLong(1);
+    case pg::TransactionStatus::in_transaction: return PyLong_FromLong(2);
+    case pg::TransactionStatus::in_error: return PyLong_FromLong(3);
+    case pg::TransactionStatus::unknown: break;
+  }
+  return PyLong_FromLong(4);
+}
+
+PyObject* get_backend_pid(PyObject* self, void*) {
+  State& s = state_of(self);
+  return PyLong_FromLong(s.conn ? s.conn->backend_pid() : s.backend_pid);
+}
+
+PyObject* get_server_version(PyObject* self, void*) {
+  State& s = state_of(self);
+  return PyLong_FromLong(s.conn ? s.conn->server_version() : s.server_version);
+}
+
+PyObject* parameter_status(PyObject* self, PyObject* name) {
+  State& s = state_of(self);
+  const char* key = PyUnicode_AsUTF8(name);
+  if (!key) return nullptr;
+  if (s.closed || (s.conn && s.conn->is_busy())) Py_RETURN_NONE;
+  std::string value;
+  if (s.conn) {
+    value = s.conn->parameter_status(key);
+  } else {
+    for (const auto& [name, remembered] : s.parameters) {
+      if (name == key) value = remembered;
+    }
+  }
+  if (value.empty()) Py_RETURN_NONE;
+  return PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "replace");
+}
+
+PyObject* notices(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  std::vector<pg::Notice> drained;
+  if (s.conn) drained = s.conn->drain_notices();
+  python::PyRef out = python::PyRef::steal(PyList_New(static_cast<Py_ssize_t>(drained.size())));
+  if (!out) return nullptr;
+  for (size_t i = 0; i < drained.size(); ++i) {
+    const std::string& text = drained[i].text;
+    PyObject* item =
+        PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+    if (!item) return nullptr;
+    PyList_SET_ITEM(out.get(), static_cast<Py_ssize_t>(i), item);
+  }
+  return out.release();
+}
+
+// info() -> {host, port, dbname, user, password, options, ssl_in_use} of the session.
+PyObject* info(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  const pg::SessionInfo& i = s.conn ? s.conn->session_info() : s.info;
+  return Py_BuildValue("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "host", i.host.c_str(), "port",
+                       i.port.c_str(), "dbname", i.dbname.c_str(), "user", i.user.c_str(),
+                       "password", i.password.c_str(), "options", i.options.c_str(),
+                       "ssl_in_use", i.ssl_in_use ? Py_True : Py_False);
+}
+
+PyGetSetDef getset[] = {
+    {"closed", get_closed, nullptr, "True once closed or broken", nullptr},
+    {"transaction_status", get_transaction_status, nullptr, "psycopg2's TRANSACTION_STATUS_*",
+     nullptr},
+    {"backend_pid", get_backend_pid, nullptr, "the server process id", nullptr},
+    {"server_version", get_server_version, nullptr, "e.g. 150018", nullptr},
+    {"pooled", get_pooled, nullptr, "True when server connections are borrowed per transaction",
+     nullptr},
+    {"leased", get_leased, nullptr, "True while a pooled session holds a server connection",
+     nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMethodDef methods[] = {
+    {"execute", execute, METH_O, "execute(query: bytes) -> PGResult | None (the last result)"},
+    {"cancel", cancel, METH_NOARGS, "cancel(): ask the server to cancel the running statement"},
+    {"close", close, METH_NOARGS, "close()"},
+    {"release", release, METH_NOARGS,
+     "release(): a pooled session gives its server connection back (rolled back if needed)"},
+    {"parameter_status", parameter_status, METH_O, "parameter_status(name) -> str | None"},
+    {"notices", notices, METH_NOARGS, "notices() -> messages received since the last call"},
+    {"info", info, METH_NOARGS, "info() -> dict describing the session"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyMethodDef module_methods[] = {
+    {"connect", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(connect)),
+     METH_VARARGS | METH_KEYWORDS, "connect(conninfo, connect_timeout=0) -> PGConn"},
+    {"connect_pooled", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(connect_pooled)),
+     METH_VARARGS | METH_KEYWORDS,
+     "connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, connect_timeout) "
+     "-> PGConn borrowing server connections per transaction"},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
+bool add_connection_type(PyObject* module) {
+  PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
+                         {Py_tp_getset, getset},
+                         {Py_tp_methods, methods},
+                         {Py_tp_doc, const_cast<char*>("A PostgreSQL session.")},
+                         {0, nullptr}};
+  PyType_Spec spec = {"psycopg2._psycopg.PGConn", sizeof(ConnObject), 0,
+                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
+  if (!conn_type) {
+    conn_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&spec));
+    if (!conn_type) return false;
+  }
+  if (PyModule_AddObjectRef(module, "PGConn", reinterpret_cast<PyObject*>(conn_type)) < 0) {
+    return false;
+  }
+  return PyModule_AddFunctions(module, module_methods) == 0;
+}
+
+}  // namespace puff::psycopg

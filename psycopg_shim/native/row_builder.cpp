@@ -1,0 +1,164 @@
+#include "row_builder.h"
+
+#include <libpq-fe.h>
+
+#include <cstring>
+#include <string_view>
+
+namespace puff::psycopg {
+namespace {
+
+PyObject* decimal_type() {
+  static PyObject* type = nullptr;  // owned for the process's life, like the decimal module
+  if (!type) {
+    python::PyRef module = python::PyRef::steal(PyImport_ImportModule("decimal"));
+    if (!module) return nullptr;
+    type = PyObject_GetAttrString(module.get(), "Decimal");
+  }
+  return type;
+}
+
+// Decimal digits with an optional sign, short enough for a long long: the common case.
+PyObject* parse_int(const char* value, int length) {
+  if (length > 0 && length < 19) {
+    const char* p = value;
+    bool negative = *p == '-';
+    if (negative || *p == '+') ++p;
+    long long n = 0;
+    const char* end = value + length;
+    if (p < end) {
+      for (; p < end && *p >= '0' && *p <= '9'; ++p) n = n * 10 + (*p - '0');
+      if (p == end) return PyLong_FromLongLong(negative ? -n : n);
+    }
+  }
+  return PyLong_FromString(value, nullptr, 10);
+}
+
+}  // namespace
+
+bool RowBuilder::prepare(const pg::Result& result, PyObject* casters, PyObject* cursor,
+                         PyObject* codec, PyObject* row_factory) {
+  result_ = &result;
+  cursor_ = cursor;
+  row_factory_ = row_factory == Py_None ? nullptr : row_factory;
+  casters_ = python::PyRef::steal(PySequence_Tuple(casters));
+  if (!casters_) return false;
+  const int cols = result.cols();
+  if (PyTuple_GET_SIZE(casters_.get()) != cols) {
+    PyErr_Format(PyExc_ValueError, "rows(): %d casters for %d columns",
+                 static_cast<int>(PyTuple_GET_SIZE(casters_.get())), cols);
+    return false;
+  }
+  if (!PyUnicode_Check(codec)) {
+    PyErr_SetString(PyExc_TypeError, "rows(): codec must be a str");
+    return false;
+  }
+  codec_ = python::PyRef::borrow(codec);
+  const char* codec_name = PyUnicode_AsUTF8(codec);
+  if (!codec_name) return false;
+  utf8_ = std::strcmp(codec_name, "utf-8") == 0 || std::strcmp(codec_name, "utf8") == 0;
+
+  columns_.assign(cols, Column{});
+  for (int c = 0; c < cols; ++c) {
+    Column& column = columns_[c];
+    column.caster = PyTuple_GET_ITEM(casters_.get(), c);
+    python::PyRef native = python::PyRef::steal(PyObject_GetAttrString(column.caster, "native"));
+    if (!native) {
+      PyErr_Clear();  // a plain callable: always called
+      continue;
+    }
+    if (!PyUnicode_Check(native.get())) continue;
+    std::string_view name = PyUnicode_AsUTF8(native.get());
+    if (name == "text") column.native = Native::text;
+    else if (name == "int") column.native = Native::int_;
+    else if (name == "float") column.native = Native::float_;
+    else if (name == "decimal") column.native = Native::decimal;
+    else if (name == "bool") column.native = Native::bool_;
+    else if (name == "bytea") column.native = Native::bytea;
+  }
+  return true;
+}
+
+PyObject* RowBuilder::text(const char* value, int length) {
+  if (utf8_) return PyUnicode_DecodeUTF8(value, length, "strict");
+  return PyUnicode_Decode(value, length, PyUnicode_AsUTF8(codec_.get()), "strict");
+}
+
+PyObject* RowBuilder::convert(const Column& column, const char* value, int length) {
+  switch (column.native) {
+    case Native::text:
+      return text(value, length);
+    case Native::int_:
+      return parse_int(value, length);
+    case Native::float_: {
+      double d = PyOS_string_to_double(value, nullptr, nullptr);
+      if (d == -1.0 && PyErr_Occurred()) return nullptr;
+      return PyFloat_FromDouble(d);
+    }
+    case Native::decimal: {
+      PyObject* type = decimal_type();
+      if (!type) return nullptr;
+      python::PyRef s = python::PyRef::steal(PyUnicode_FromStringAndSize(value, length));
+      if (!s) return nullptr;
+      return PyObject_CallOneArg(type, s.get());
+    }
+    case Native::bool_:
+      return Py_NewRef(value[0] == 't' ? Py_True : Py_False);
+    case Native::bytea: {
+      size_t size = 0;
+      unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(value), &size);
+      if (!raw) return PyErr_NoMemory();
+      python::PyRef bytes = python::PyRef::steal(
+          PyBytes_FromStringAndSize(reinterpret_cast<char*>(raw), static_cast<Py_ssize_t>(size)));
+      PQfreemem(raw);
+      if (!bytes) return nullptr;
+      // psycopg2 returns bytea as a memoryview of format 'c' (items are 1-byte bytes).
+      python::PyRef view = python::PyRef::steal(PyMemoryView_FromObject(bytes.get()));
+      if (!view) return nullptr;
+      return PyObject_CallMethod(view.get(), "cast", "s", "c");
+    }
+    case Native::none:
+      break;
+  }
+  python::PyRef s = python::PyRef::steal(text(value, length));
+  if (!s) return nullptr;
+  PyObject* args[] = {s.get(), cursor_};
+  return PyObject_Vectorcall(column.caster, args, 2, nullptr);
+}
+
+PyObject* RowBuilder::build(int row) {
+  const int cols = static_cast<int>(columns_.size());
+  python::PyRef out;
+  if (row_factory_) {
+    out = python::PyRef::steal(PyObject_CallOneArg(row_factory_, cursor_));
+  } else {
+    out = python::PyRef::steal(PyTuple_New(cols));
+  }
+  if (!out) return nullptr;
+  PGresult* r = result_->get();
+  for (int c = 0; c < cols; ++c) {
+    const Column& column = columns_[c];
+    PyObject* value;
+    if (PQgetisnull(r, row, c)) {
+      if (column.native != Native::none) {
+        value = Py_NewRef(Py_None);
+      } else {
+        PyObject* args[] = {Py_None, cursor_};
+        value = PyObject_Vectorcall(column.caster, args, 2, nullptr);
+      }
+    } else {
+      value = convert(column, PQgetvalue(r, row, c), PQgetlength(r, row, c));
+    }
+    if (!value) return nullptr;
+    if (row_factory_) {
+      python::PyRef owned = python::PyRef::steal(value);
+      python::PyRef index = python::PyRef::steal(PyLong_FromLong(c));
+      if (!index || PyObject_SetItem(out.get(), index.get(), owned.get()) < 0) return nullptr;
+    } else {
+      PyTuple_SET_ITEM(out.get(), c, value);
+    }
+  }
+  return out.release();
+}
+
+}  // namespace puff::psycopg

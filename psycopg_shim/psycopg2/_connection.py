@@ -1,0 +1,526 @@
+"""psycopg2's connection class, on the native session (psycopg2._psycopg.PGConn)."""
+
+import re
+
+from psycopg2 import _psycopg
+from psycopg2 import _session
+from psycopg2._constants import (
+    STATUS_BEGIN, STATUS_PREPARED, STATUS_READY, TRANSACTION_STATUS_IDLE,
+    TRANSACTION_STATUS_UNKNOWN)
+from psycopg2._exceptions import (
+    InterfaceError, NotSupportedError, OperationalError, ProgrammingError, from_native)
+from psycopg2._objects import ConnectionInfo, Xid
+
+_MAX_NOTICES = 50           # psycopg2 keeps the last 50 notices
+_DEFAULT_CONNECT_TIMEOUT = 30.0  # seconds, when the dsn sets none: never hang forever
+
+
+# Statements whose effect outlives the transaction on the server session. A pooled session that
+# ran one is reset (DISCARD ALL) before its server connection goes back to the pool.
+_SESSION_STATEMENT = re.compile(
+    rb"^\s*(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|LISTEN|PREPARE\s|LOAD\s"
+    rb"|CREATE\s+(GLOBAL\s+|LOCAL\s+)?TEMP)", re.IGNORECASE)
+
+
+def _obscure_password(dsn):
+    from psycopg2._dsn import make_dsn, parse_dsn
+    try:
+        params = parse_dsn(dsn)
+    except ProgrammingError:
+        return dsn
+    if "password" not in params:
+        return dsn
+    params["password"] = "xxx"
+    return make_dsn(**params)
+
+
+class connection:
+    """A PostgreSQL session (psycopg2.extensions.connection). Subclassable."""
+
+    def __init__(self, dsn, async_=False, _pool=None, **kwargs):
+        """_pool: None (one server connection for this object, as psycopg2) or a dict of
+        connect_pooled() settings: server connections are borrowed per transaction."""
+        if async_ or kwargs.get("async"):
+            raise NotSupportedError(
+                "asynchronous connections are not supported by puff's driver; under puff every "
+                "wait already lets other greenlets run")
+        from psycopg2._dsn import parse_dsn
+
+        self._pq = None
+        self._closed = 0
+        params = parse_dsn(dsn)
+        self.dsn = _obscure_password(dsn)
+        timeout = params.get("connect_timeout")
+        try:
+            timeout = float(timeout) if timeout else _DEFAULT_CONNECT_TIMEOUT
+        except ValueError:
+            timeout = _DEFAULT_CONNECT_TIMEOUT
+        timeout = timeout if timeout > 0 else _DEFAULT_CONNECT_TIMEOUT
+        try:
+            if _pool is None:
+                self._pq = _psycopg.connect(dsn, timeout)
+            else:
+                self._pq = _psycopg.connect_pooled(dsn, connect_timeout=timeout, **_pool)
+        except _psycopg.NativeError as e:
+            raise from_native(e) from None
+        self._pooled = _pool is not None
+        self._held_cursors = 0     # open WITH HOLD cursors: they live on the server session
+        self._session_dirty = False
+        self.notices = []
+        self.notifies = []
+        self.cursor_factory = None
+        self.string_types = {}
+        self.binary_types = {}
+        self._typecasters = self.string_types
+        self._autocommit = False
+        self._isolation_level = None
+        self._readonly = None
+        self._deferrable = None
+        self._status = STATUS_READY
+        self._entered = False
+        self._tpc_xid = None
+        self._setup()
+
+    # ---- session set-up ---------------------------------------------------------------
+
+    def _setup(self):
+        # psycopg2 works with ISO dates: the typecasters parse that format only.
+        datestyle = self._pq.parameter_status("DateStyle") or ""
+        if not datestyle.startswith("ISO"):
+            self._run(b"SET DATESTYLE TO 'ISO'")
+        self._read_encoding()
+        from psycopg2._adapt import server_string_syntax
+        # Quoting without a connection (adapt(x).getquoted()) follows the last server seen, as
+        # libpq does.
+        server_string_syntax(self)
+
+    def _read_encoding(self):
+        from psycopg2._adapt import encodings
+
+        name = (self._pq.parameter_status("client_encoding") or "UTF8").upper()
+        name = name.replace("-", "").replace("_", "")
+        self._encoding = name
+        self._codec = encodings.get(name, "utf-8" if name == "UTF8" else name.lower())
+
+    # ---- running statements -----------------------------------------------------------
+
+    def _check_open(self):
+        if self._closed:
+            raise InterfaceError("connection already closed")
+
+    def _run(self, query, cursor=None):
+        """Send one query (bytes), return the native result. Errors become psycopg2's."""
+        if self._pooled and _SESSION_STATEMENT.match(query):
+            self._session_dirty = True
+        try:
+            result = self._pq.execute(query)
+        except _psycopg.NativeError as e:
+            self._after_statement()
+            if self._pq.closed and e.kind != "query_failed":
+                self._closed = 2
+            raise from_native(e, cursor) from None
+        self._after_statement()
+        return result
+
+    def _after_statement(self):
+        notices = self._pq.notices()
+        if notices:
+            for text in notices:
+                self.notices.append(text)
+            if isinstance(self.notices, list) and len(self.notices) > _MAX_NOTICES:
+                del self.notices[:len(self.notices) - _MAX_NOTICES]
+        if self._pq.transaction_status == TRANSACTION_STATUS_IDLE and \
+                self._status != STATUS_PREPARED:
+            self._status = STATUS_READY
+        elif self._pq.closed:
+            self._closed = 2
+        self._maybe_release()
+
+    def _maybe_release(self):
+        """A pooled session gives its server connection back between transactions."""
+        if not self._pooled or not self._pq.leased or self._held_cursors or \
+                self._status != STATUS_READY or self._entered or \
+                self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
+            return
+        if self._session_dirty:
+            self._session_dirty = False
+            try:
+                self._pq.execute(b"DISCARD ALL")
+            except _psycopg.NativeError:
+                pass  # a broken connection: the pool drops it
+        self._pq.release()
+
+    def _begin_if_needed(self):
+        if self._status != STATUS_READY or (self._autocommit and not self._entered):
+            return
+        if self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
+            # The user ran BEGIN (or a multi-statement text left a transaction open).
+            self._status = STATUS_BEGIN
+            return
+        self._run(_session.begin_statement(self._isolation_level, self._readonly,
+                                           self._deferrable))
+        self._status = STATUS_BEGIN
+
+    def _execute(self, query, cursor=None, begin=True):
+        """cursor.execute's path: BEGIN when psycopg2 would, then the query."""
+        self._check_open()
+        if begin:
+            self._begin_if_needed()
+        result = self._run(query, cursor)
+        if self._pq.transaction_status != TRANSACTION_STATUS_IDLE and \
+                (not self._autocommit or self._entered):
+            self._status = STATUS_BEGIN
+        return result
+
+    # ---- transactions -----------------------------------------------------------------
+
+    def commit(self):
+        self._check_open()
+        if self._tpc_xid is not None:
+            raise ProgrammingError("commit cannot be used during a two-phase transaction")
+        if self._status != STATUS_READY:
+            self._end_transaction(b"COMMIT")
+
+    def rollback(self):
+        self._check_open()
+        if self._tpc_xid is not None:
+            raise ProgrammingError("rollback cannot be used during a two-phase transaction")
+        if self._status != STATUS_READY:
+            self._end_transaction(b"ROLLBACK")
+
+    def _end_transaction(self, statement):
+        try:
+            self._run(statement)
+        finally:
+            if self._pq.transaction_status in (TRANSACTION_STATUS_IDLE,
+                                               TRANSACTION_STATUS_UNKNOWN):
+                self._status = STATUS_READY
+
+    def __enter__(self):
+        self._check_open()
+        if self._entered:
+            raise ProgrammingError("the connection cannot be re-entered recursively")
+        self._entered = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self._entered = False
+        return False
+
+    # ---- session characteristics ------------------------------------------------------
+
+    def _check_settable(self, what):
+        self._check_open()
+        if self._status != STATUS_READY:
+            raise ProgrammingError("%s cannot be used inside a transaction" % what)
+
+    def set_session(self, isolation_level=None, readonly=None, deferrable=None, autocommit=None):
+        self._check_settable("set_session")
+        unchanged = object()
+        level = unchanged if isolation_level is None else \
+            _session.parse_isolation_level(isolation_level)
+        ro = unchanged if readonly is None else _session.parse_on_off(readonly)
+        de = unchanged if deferrable is None else _session.parse_on_off(deferrable)
+        ac = unchanged if autocommit is None else bool(autocommit)
+        self._apply_session(ac, level, ro, de, unchanged)
+
+    def _apply_session(self, autocommit, level, readonly, deferrable, unchanged):
+        want_autocommit = self._autocommit if autocommit is unchanged else autocommit
+        if want_autocommit:
+            # No BEGIN will be sent: the characteristics become the session's defaults.
+            names = {None: "default", 1: "read committed", 2: "repeatable read",
+                     3: "serializable", 4: "read uncommitted"}
+            on_off = {None: "default", True: "on", False: "off"}
+            if level is not unchanged:
+                self._set_guc("default_transaction_isolation", names[level])
+            if readonly is not unchanged:
+                self._set_guc("default_transaction_read_only", on_off[readonly])
+            if deferrable is not unchanged:
+                self._set_guc("default_transaction_deferrable", on_off[deferrable])
+        elif self._autocommit:
+            # Leaving autocommit: BEGIN carries the characteristics again.
+            if self._isolation_level is not None:
+                self._set_guc("default_transaction_isolation", "default")
+            if self._readonly is not None:
+                self._set_guc("default_transaction_read_only", "default")
+            if self._deferrable is not None:
+                self._set_guc("default_transaction_deferrable", "default")
+        if autocommit is not unchanged:
+            self._autocommit = autocommit
+        if level is not unchanged:
+            self._isolation_level = level
+        if readonly is not unchanged:
+            self._readonly = readonly
+        if deferrable is not unchanged:
+            self._deferrable = deferrable
+
+    def _set_guc(self, name, value):
+        if value == "default":
+            self._run(("SET %s TO DEFAULT" % name).encode())
+        else:
+            self._run(("SET %s TO '%s'" % (name, value)).encode())
+
+    @property
+    def autocommit(self):
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value):
+        self._check_settable("autocommit")
+        unchanged = object()
+        self._apply_session(bool(value), unchanged, unchanged, unchanged, unchanged)
+
+    @property
+    def isolation_level(self):
+        self._check_open()
+        return self._isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value):
+        self._check_settable("isolation_level")
+        unchanged = object()
+        self._apply_session(unchanged, _session.parse_isolation_level(value), unchanged,
+                            unchanged, unchanged)
+
+    @property
+    def readonly(self):
+        return self._readonly
+
+    @readonly.setter
+    def readonly(self, value):
+        self._check_settable("readonly")
+        unchanged = object()
+        self._apply_session(unchanged, unchanged, _session.parse_on_off(value), unchanged,
+                            unchanged)
+
+    @property
+    def deferrable(self):
+        return self._deferrable
+
+    @deferrable.setter
+    def deferrable(self, value):
+        self._check_settable("deferrable")
+        unchanged = object()
+        self._apply_session(unchanged, unchanged, unchanged, _session.parse_on_off(value),
+                            unchanged)
+
+    def set_isolation_level(self, level):
+        """psycopg2's legacy API: ends any transaction (rollback), 0 means autocommit."""
+        self._check_open()
+        if level is not None and not 0 <= level <= 4:
+            raise ValueError("isolation level must be between 0 and 4")
+        if self._status != STATUS_READY:
+            self._end_transaction(b"ROLLBACK")
+        unchanged = object()
+        if level == 0:
+            self._apply_session(True, unchanged, unchanged, unchanged, unchanged)
+        else:
+            self._apply_session(False, level, unchanged, unchanged, unchanged)
+
+    # ---- encoding ---------------------------------------------------------------------
+
+    @property
+    def encoding(self):
+        self._check_open()
+        return self._encoding
+
+    def set_client_encoding(self, encoding):
+        self._check_open()
+        from psycopg2._adapt import encodings
+
+        name = str(encoding).upper().replace("-", "").replace("_", "")
+        if name not in encodings:
+            # Let the server judge names we don't know (it knows aliases we don't).
+            name = str(encoding)
+        if self._status != STATUS_READY:
+            self._end_transaction(b"ROLLBACK")
+        quoted = name.replace("'", "''")
+        self._run(("SET client_encoding = '%s'" % quoted).encode())
+        self._read_encoding()
+
+    # ---- information ------------------------------------------------------------------
+
+    @property
+    def closed(self):
+        if not self._closed and self._pq is not None and self._pq.closed:
+            self._closed = 2
+        return self._closed
+
+    @property
+    def status(self):
+        return self._status
+
+    @property
+    def server_version(self):
+        self._check_open()
+        return self._pq.server_version
+
+    @property
+    def protocol_version(self):
+        self._check_open()
+        return 3
+
+    @property
+    def info(self):
+        self._check_open()
+        return ConnectionInfo(self)
+
+    def _native_info(self):
+        self._check_open()
+        return self._pq.info()
+
+    def get_backend_pid(self):
+        self._check_open()
+        return self._pq.backend_pid
+
+    def get_parameter_status(self, name):
+        self._check_open()
+        return self._pq.parameter_status(name)
+
+    def get_transaction_status(self):
+        if self._closed:
+            return TRANSACTION_STATUS_UNKNOWN
+        return self._pq.transaction_status
+
+    def get_dsn_parameters(self):
+        return self.info.dsn_parameters
+
+    @property
+    def async_(self):
+        return 0
+
+    def isexecuting(self):
+        return False
+
+    def fileno(self):
+        raise NotSupportedError("fileno() is not available: puff's driver does the IO itself")
+
+    def poll(self):
+        from psycopg2._constants import POLL_OK
+        self._check_open()
+        return POLL_OK
+
+    # ---- cursors and life -------------------------------------------------------------
+
+    def cursor(self, name=None, cursor_factory=None, withhold=False, scrollable=None):
+        self._check_open()
+        factory = cursor_factory or self.cursor_factory
+        if factory is None:
+            from psycopg2._cursor import cursor as factory
+        cur = factory(self, name) if name is not None else factory(self)
+        if not hasattr(cur, "_conn"):
+            raise TypeError("cursor factory must be subclass of psycopg2.extensions.cursor")
+        if withhold:
+            cur.withhold = withhold
+        if scrollable is not None:
+            cur.scrollable = scrollable
+        return cur
+
+    def cancel(self):
+        self._check_open()
+        try:
+            self._pq.cancel()
+        except _psycopg.NativeError as e:
+            raise OperationalError(e.message.strip()) from None
+
+    def reset(self):
+        """Back to a fresh session: abort, RESET ALL, default characteristics."""
+        self._check_open()
+        if self._status != STATUS_READY or self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
+            self._end_transaction(b"ABORT")
+        self._run(b"RESET ALL")
+        self._run(b"SET SESSION AUTHORIZATION DEFAULT")
+        self._autocommit = False
+        self._isolation_level = self._readonly = self._deferrable = None
+        self._tpc_xid = None
+        self._status = STATUS_READY
+
+    def close(self):
+        if self._pq is not None and self._closed != 1:
+            self._pq.close()
+        self._closed = 1
+
+    def lobject(self, *args, **kwargs):
+        raise NotSupportedError("large objects are not supported by puff's driver yet")
+
+    # ---- two-phase commit -------------------------------------------------------------
+
+    def xid(self, format_id, gtrid, bqual):
+        return Xid(format_id, gtrid, bqual)
+
+    def tpc_begin(self, xid):
+        self._check_open()
+        if self._status != STATUS_READY:
+            raise ProgrammingError("tpc_begin must be called outside a transaction")
+        if self._autocommit:
+            raise ProgrammingError("tpc_begin can't be called in autocommit mode")
+        if not isinstance(xid, Xid):
+            xid = Xid.from_string(str(xid))
+        self._tpc_xid = xid
+        self._begin_if_needed()
+
+    def tpc_prepare(self):
+        self._check_open()
+        if self._tpc_xid is None:
+            raise ProgrammingError("prepare must be called inside a two-phase transaction")
+        if self._status == STATUS_PREPARED:
+            raise ProgrammingError("tpc_prepare cannot be used inside a prepared transaction")
+        self._run(b"PREPARE TRANSACTION " + _quote_literal(self._tpc_xid.as_tid()))
+        self._status = STATUS_PREPARED
+
+    def _tpc_finish(self, xid, verb):
+        self._check_open()
+        if xid is not None:
+            if self._status != STATUS_READY:
+                raise ProgrammingError(
+                    "tpc_%s with a xid must be called outside a transaction" % verb.lower())
+            if not isinstance(xid, Xid):
+                xid = Xid.from_string(str(xid))
+            self._run(("%s PREPARED " % verb).encode() + _quote_literal(xid.as_tid()))
+            return
+        if self._tpc_xid is None:
+            raise ProgrammingError(
+                "tpc_%s with no parameter must be called in a two-phase transaction"
+                % verb.lower())
+        try:
+            if self._status == STATUS_PREPARED:
+                self._run(("%s PREPARED " % verb).encode() + _quote_literal(self._tpc_xid.as_tid()))
+            else:
+                self._run(b"COMMIT" if verb == "COMMIT" else b"ROLLBACK")
+        finally:
+            self._tpc_xid = None
+            self._status = STATUS_READY
+
+    def tpc_commit(self, xid=None):
+        self._tpc_finish(xid, "COMMIT")
+
+    def tpc_rollback(self, xid=None):
+        self._tpc_finish(xid, "ROLLBACK")
+
+    def tpc_recover(self):
+        self._check_open()
+        cur = self.cursor()
+        cur.execute("SELECT gid, prepared, owner, database FROM pg_prepared_xacts")
+        xids = []
+        for gid, prepared, owner, database in cur.fetchall():
+            xid = Xid.from_string(gid)
+            xid.prepared, xid.owner, xid.database = prepared, owner, database
+            xids.append(xid)
+        cur.close()
+        if self._status == STATUS_BEGIN and not self._autocommit:
+            self.rollback()
+        return xids
+
+    def __repr__(self):
+        return "<connection object at 0x%x; dsn: '%s', closed: %d>" % (
+            id(self), self.dsn, self.closed)
+
+
+def _quote_literal(text):
+    return ("'%s'" % text.replace("'", "''")).encode()

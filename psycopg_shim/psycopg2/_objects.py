@@ -1,0 +1,174 @@
+"""Small value objects of psycopg2's API: Column, Notify, Xid, ConnectionInfo."""
+
+import re
+
+_COLUMN_FIELDS = ("name", "type_code", "display_size", "internal_size", "precision", "scale",
+                  "null_ok")
+
+
+class Column(tuple):
+    """One item of cursor.description: the 7-item sequence of PEP 249 with named attributes,
+    plus psycopg2's table_oid and table_column."""
+
+    def __new__(cls, name=None, type_code=None, display_size=None, internal_size=None,
+                precision=None, scale=None, null_ok=None, table_oid=None, table_column=None):
+        return super().__new__(cls, (name, type_code, display_size, internal_size, precision,
+                                     scale, null_ok))
+
+    def __init__(self, name=None, type_code=None, display_size=None, internal_size=None,
+                 precision=None, scale=None, null_ok=None, table_oid=None, table_column=None):
+        self.table_oid = table_oid
+        self.table_column = table_column
+
+    def __reduce__(self):
+        return (Column, tuple(self) + (self.table_oid, self.table_column))
+
+    name = property(lambda self: self[0])
+    type_code = property(lambda self: self[1])
+    display_size = property(lambda self: self[2])
+    internal_size = property(lambda self: self[3])
+    precision = property(lambda self: self[4])
+    scale = property(lambda self: self[5])
+    null_ok = property(lambda self: self[6])
+
+    def __repr__(self):
+        return "Column(%s)" % ", ".join("%s=%r" % (f, v) for f, v in zip(_COLUMN_FIELDS, self))
+
+
+class Notify(tuple):
+    """A NOTIFY received by the connection: compares equal to (pid, channel) like psycopg2."""
+
+    def __new__(cls, pid, channel, payload=""):
+        self = super().__new__(cls, (pid, channel))
+        return self
+
+    def __init__(self, pid, channel, payload=""):
+        self.payload = payload
+
+    pid = property(lambda self: self[0])
+    channel = property(lambda self: self[1])
+
+    def __eq__(self, other):
+        if isinstance(other, Notify):
+            return tuple(self) == tuple(other) and self.payload == other.payload
+        return tuple(self) == other
+
+    def __hash__(self):
+        return hash((self.pid, self.channel, self.payload))
+
+    def __repr__(self):
+        return "Notify(%r, %r, %r)" % (self.pid, self.channel, self.payload)
+
+
+class Xid:
+    """A two-phase commit transaction id (connection.xid(), tpc_begin())."""
+
+    _XA_FORMAT = re.compile(r"^(\d+)_([A-Za-z0-9+/=]*)_([A-Za-z0-9+/=]*)$")
+
+    def __init__(self, format_id, gtrid, bqual):
+        if not 0 <= format_id < 2 ** 31:
+            raise ValueError("format_id must be a non-negative 32-bit integer")
+        for name, value in (("gtrid", gtrid), ("bqual", bqual)):
+            if len(value) > 64:
+                raise ValueError("%s must be a string no longer than 64 characters" % name)
+            if any(not (0x20 <= ord(ch) < 0x7F) for ch in value):
+                raise ValueError("%s must contain only printable characters." % name)
+        self.format_id, self.gtrid, self.bqual = format_id, gtrid, bqual
+        self.prepared = self.owner = self.database = None
+
+    @classmethod
+    def from_string(cls, s):
+        """An Xid from a transaction id string: XA-formatted ones are decoded, others are kept
+        as an unparsed gtrid (format_id None)."""
+        import base64
+        m = cls._XA_FORMAT.match(s)
+        if m:
+            try:
+                gtrid = base64.b64decode(m.group(2)).decode("ascii")
+                bqual = base64.b64decode(m.group(3)).decode("ascii")
+                return cls(int(m.group(1)), gtrid, bqual)
+            except (ValueError, UnicodeDecodeError):
+                pass
+        xid = cls.__new__(cls)
+        xid.format_id, xid.gtrid, xid.bqual = None, s, None
+        xid.prepared = xid.owner = xid.database = None
+        return xid
+
+    def as_tid(self):
+        """The string PostgreSQL stores for this xid."""
+        import base64
+        if self.format_id is None:
+            return self.gtrid
+        return "%d_%s_%s" % (self.format_id,
+                             base64.b64encode(self.gtrid.encode()).decode(),
+                             base64.b64encode(self.bqual.encode()).decode())
+
+    def _parts(self):
+        return (self.format_id, self.gtrid, self.bqual)
+
+    def __getitem__(self, index):
+        return self._parts()[index]
+
+    def __len__(self):
+        return 3
+
+    def __iter__(self):
+        return iter(self._parts())
+
+    def __eq__(self, other):
+        if isinstance(other, Xid):
+            return self._parts() == other._parts()
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self._parts())
+
+    def __str__(self):
+        return self.as_tid()
+
+    def __repr__(self):
+        if self.format_id is None:
+            return "<Xid: (None, %r, None) (unparsed)>" % self.gtrid
+        return "<Xid: %r (not prepared)>" % (self._parts(),)
+
+
+class ConnectionInfo:
+    """connection.info: what libpq knows about the session."""
+
+    def __init__(self, connection):
+        self._conn = connection
+
+    def _native(self):
+        return self._conn._native_info()
+
+    dbname = property(lambda self: self._native()["dbname"])
+    user = property(lambda self: self._native()["user"])
+    password = property(lambda self: self._native()["password"])
+    host = property(lambda self: self._native()["host"])
+    port = property(lambda self: int(self._native()["port"] or 5432))
+    options = property(lambda self: self._native()["options"])
+    ssl_in_use = property(lambda self: self._native()["ssl_in_use"])
+    status = property(lambda self: 0 if not self._conn.closed else 1)
+    transaction_status = property(lambda self: self._conn.get_transaction_status())
+    protocol_version = property(lambda self: 3)
+    server_version = property(lambda self: self._conn.server_version)
+    backend_pid = property(lambda self: self._conn.get_backend_pid())
+    error_message = property(lambda self: None)
+    needs_password = property(lambda self: False)
+    used_password = property(lambda self: bool(self._native()["password"]))
+
+    @property
+    def dsn_parameters(self):
+        from psycopg2._dsn import parse_dsn
+        params = parse_dsn(self._conn.dsn)
+        params.pop("password", None)
+        return params
+
+    def parameter_status(self, name):
+        return self._conn.get_parameter_status(name)
+
+    def ssl_attribute(self, name):
+        return None
+
+    ssl_attribute_names = property(lambda self: [])
+    socket = property(lambda self: -1)
