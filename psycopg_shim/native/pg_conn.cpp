@@ -23,6 +23,9 @@ namespace {
 // borrowed from `pool` by the first statement and given back by release() (the package calls
 // it when the transaction is over), so many PGConns share few server connections.
 struct State {
+  // Plain python, dedicated session: the connection's own io_context, run by the waiting thread
+  // (declared first: destroyed after the connection, once its handlers have run).
+  std::unique_ptr<boost::asio::io_context> own_io;
   std::shared_ptr<pg::Connection> conn;  // dedicated, or the leased one (null between leases)
   std::shared_ptr<pg::Pool> pool;
   pg::Lease lease;
@@ -61,11 +64,20 @@ PyTypeObject* conn_type = nullptr;
 
 State& state_of(PyObject* self) { return *reinterpret_cast<ConnObject*>(self)->state; }
 
+// Runs what is left on a private io_context (the close) so that no handler outlives it.
+void finish_own_io(State& s) {
+  if (!s.own_io) return;
+  python::GilRelease released;
+  s.own_io->restart();
+  s.own_io->run();
+}
+
 void dealloc(PyObject* self) {
   PyTypeObject* type = Py_TYPE(self);
   if (State* s = reinterpret_cast<ConnObject*>(self)->state) {
     // A dedicated session closes; a pooled one goes back to its pool (Lease's destructor).
     if (!s->pool && s->conn && !s->closed) s->conn->close();
+    finish_own_io(*s);
     delete s;
   }
   type->tp_free(self);
@@ -119,7 +131,7 @@ class OperationLock {
 template <class Start>
 bool wait_for(State& s, Start start) {
   auto conn = s.conn;
-  bool ok = python::wait_native(start, [conn] { conn->close(); });
+  bool ok = python::wait_native(start, [conn] { conn->close(); }, s.own_io.get());
   if (!ok) s.closed = true;
   return ok;
 }
@@ -178,7 +190,12 @@ PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
   // server that never answers when none is given.
   options.connect_timeout_s = connect_timeout > 0 ? connect_timeout : 0;
   try {
-    state->conn = pg::Connection::create(connection_io());
+    if (python::Hub::instance()) {
+      state->conn = pg::Connection::create(connection_io());
+    } else {
+      state->own_io = std::make_unique<boost::asio::io_context>(1);
+      state->conn = pg::Connection::create(*state->own_io);
+    }
     auto error = std::make_shared<std::optional<pg::Error>>();
     auto conn = state->conn;
     bool ok = wait_for(*state, [&](python::Completion done) {
@@ -315,6 +332,7 @@ PyObject* close(PyObject* self, PyObject*) {
       give_back(s);
     } else {
       s.conn->close();
+      finish_own_io(s);
     }
   }
   Py_RETURN_NONE;

@@ -1,6 +1,7 @@
 #include "python/wait.h"
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -47,6 +48,29 @@ bool wait_in_hub(Hub& hub, const std::function<void(Completion)>& start,
   return true;
 }
 
+// Runs `io` on this thread until the operation completes (GIL released), checking signals
+// every 100 ms as wait_blocking does.
+bool wait_driving(boost::asio::io_context& io, const std::function<void(Completion)>& start,
+                  const std::function<void()>& abandon) {
+  auto state = std::make_shared<WaitState>();
+  start(Completion(state));
+  for (;;) {
+    {
+      GilRelease released;
+      io.restart();
+      io.run_for(std::chrono::milliseconds(100));
+    }
+    if (state->done.load()) return true;
+    if (PyErr_CheckSignals() < 0) {
+      if (abandon) abandon();
+      GilRelease released;
+      io.restart();
+      io.run_for(std::chrono::seconds(1));  // let the abandoned operation wind down
+      return false;
+    }
+  }
+}
+
 bool wait_blocking(const std::function<void(Completion)>& start,
                    const std::function<void()>& abandon) {
   auto state = std::make_shared<WaitState>();
@@ -71,9 +95,10 @@ bool wait_blocking(const std::function<void(Completion)>& start,
 }  // namespace
 
 bool wait_native(const std::function<void(Completion)>& start,
-                 const std::function<void()>& abandon) {
+                 const std::function<void()>& abandon, boost::asio::io_context* drive) {
   Hub* hub = Hub::instance();
   if (hub && hub->in_task()) return wait_in_hub(*hub, start, abandon);
+  if (drive) return wait_driving(*drive, start, abandon);
   return wait_blocking(start, abandon);
 }
 

@@ -7,6 +7,10 @@
 #include <functional>
 #include <memory>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace puff::python {
 
 struct WaitState;
@@ -26,8 +30,11 @@ class Completion {
 // killed or Ctrl-C arrived); `abandon` (if given) is called then, to cancel the operation.
 // The operation must own everything it touches (heap state captured by its handlers): a
 // suspended greenlet's stack is copied away, so nothing may point into it. GIL held.
+// `drive`: outside the hub, the operation's io_context is run on the waiting thread itself (a
+// connection with its own io_context: no thread hop per operation, like a blocking driver).
 bool wait_native(const std::function<void(Completion)>& start,
-                 const std::function<void()>& abandon = {});
+                 const std::function<void()>& abandon = {},
+                 boost::asio::io_context* drive = nullptr);
 
 // Seconds from Python as a timer duration, clamped so that huge values and inf mean "about a
 // century" instead of overflowing the clock's 64-bit nanoseconds (undefined behaviour).

@@ -1,0 +1,112 @@
+"""`scripts/bench pg`: puff's psycopg2 driver against psycopg2 and psycopg (3), side by side.
+
+Cases (a 10,000-row World table, autocommit, client-side parameters for every driver):
+- plain loop, 1 row / 20 rows: one connection, one query after another (plain python);
+- 100 callers, 1 row / 20 rows: 100 greenlets on puff's hub, each with its own connection,
+  vs psycopg2 and psycopg with 100 threads (their way to overlap waits).
+Rounds alternate the drivers; the table shows medians of queries per second."""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import report
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+PEERS = ["puff", "psycopg2", "psycopg"]
+# (case, workload name, queries per sample, unit)
+CASES = [
+    ("plain loop, 1 row", "plain-1", 5000),
+    ("plain loop, 20 rows", "plain-20", 3000),
+    ("100 callers, 1 row", "concurrent-1", 20000),
+    ("100 callers, 20 rows", "concurrent-20", 10000),
+]
+
+
+def command(peer, workload, url, n, puff_bin, peer_python):
+    if peer == "puff":
+        if workload.startswith("concurrent"):
+            return [puff_bin, "python", "pg_workloads:main", "hub" + workload[10:], "psycopg2",
+                    url, str(n)]
+        return [sys.executable, "pg_workloads.py", workload, "psycopg2", url, str(n)]
+    kind = "threads" + workload[10:] if workload.startswith("concurrent") else workload
+    return [peer_python, "pg_workloads.py", kind, peer, url, str(n)]
+
+
+def sample(cmd):
+    out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PUFF_WATCHDOG_MS": "0"})
+    if out.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return data["ops"] / data["seconds"]
+
+
+def create_world(url):
+    import psycopg2  # the project's venv: puff's driver
+    conn = psycopg2.connect(url)
+    cur = conn.cursor()
+    cur.execute("drop table if exists world")
+    cur.execute("create table world (id int primary key, randomnumber int not null)")
+    cur.execute("insert into world select g, (random() * 10000)::int + 1 "
+                "from generate_series(1, 10000) g")
+    conn.commit()
+    conn.close()
+
+
+def facts(puff_bin, peer_python, url):
+    def ask(python, code):
+        return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
+    import psycopg2
+    conn = psycopg2.connect(url)
+    server = conn.server_version
+    conn.close()
+    return {
+        "puff": subprocess.run([puff_bin, "--version"], capture_output=True, text=True).stdout.strip(),
+        "python": platform.python_version(),
+        "psycopg2": ask(peer_python, "import psycopg2; print(psycopg2.__version__)"),
+        "psycopg": ask(peer_python, "import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)"),
+        "postgresql": server,
+        "cpus": os.cpu_count(),
+        "cpu model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                           if l.startswith("model name")), "?"),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/bench pg")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--peer-python", required=True, help="python of the peers' venv")
+    args = parser.parse_args()
+    url = os.environ["TEST_POSTGRES_URL"]
+    puff_bin = os.environ.get("PUFF_BIN", str(ROOT / ".venv" / "bin" / "puff"))
+    create_world(url)
+    info = facts(puff_bin, args.peer_python, url)
+    print("bench pg:", ", ".join(f"{k} {v}" for k, v in info.items()))
+
+    samples = {case: {p: [] for p in PEERS} for case, _w, _n in CASES}
+    for round_number in range(args.rounds):
+        for case, workload, n in CASES:
+            for peer in PEERS:
+                cmd = command(peer, workload, url, n, puff_bin, args.peer_python)
+                samples[case][peer].append(sample(cmd))
+        print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
+
+    rows = [{"case": case, "unit": "queries/s",
+             **{p: round(statistics.median(samples[case][p])) for p in PEERS}}
+            for case, _w, _n in CASES]
+    report.print_table(rows, PEERS, [("puff/psycopg2", "puff", "psycopg2"),
+                                     ("puff/psycopg", "puff", "psycopg")])
+    print("  (100 callers: puff = 100 greenlets on the hub; psycopg2/psycopg = 100 threads)")
+    report.write_files("pg", rows, samples, PEERS, info, args.out,
+                       f"puff's driver vs psycopg2 and psycopg, {info['cpus']} cores")
+
+
+if __name__ == "__main__":
+    main()
