@@ -214,3 +214,43 @@ def test_plain_python_engine_uses_dedicated_connections(tmp_path):
                                  "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["('UTC', 2)", "False"]
+
+
+def test_killed_server_connections_fail_in_flight_queries_then_recover(project):
+    # The server side of every pooled connection goes away mid-query (as in a restart): the
+    # queries in flight fail with OperationalError, the next ones get fresh connections.
+    env = django_project(project, pool='{"max_size": 4}', app_name="puff-fault-test")
+    project.write("work.py", f"""
+        import django, psycopg2, puff
+        from django.db import connection, OperationalError
+
+        def slow():
+            try:
+                with connection.cursor() as cur:
+                    cur.execute("select pg_sleep(10)")
+                return "no error"
+            except OperationalError as e:
+                return type(e).__name__
+
+        def main():
+            django.setup()
+            tasks = [puff.spawn(slow) for _ in range(4)]
+            puff.sleep(0.5)
+            killer = psycopg2.connect({URL!r})
+            killer.autocommit = True
+            killer.cursor().execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where application_name = 'puff-fault-test'")
+            killer.close()
+            print(sorted(puff.join_all(tasks)))
+            def fresh():
+                with connection.cursor() as cur:
+                    cur.execute("select 42")
+                    return cur.fetchone()[0]
+            print(puff.join_all([puff.spawn(fresh) for _ in range(8)]))
+    """)
+    result = project.run("python", "work:main", env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == str(["OperationalError"] * 4), lines  # Django's wrapper class
+    assert lines[1] == str([42] * 8)
