@@ -2,11 +2,14 @@
 
 #include <libpq-fe.h>
 
+#include <string>
+
 #include "native_error.h"
 #include "pg_conn.h"
 #include "pg_result.h"
 #include "pool_registry.h"
 #include "python/pyref.h"
+#include "row_builder.h"
 
 namespace puff::psycopg {
 namespace {
@@ -70,7 +73,24 @@ extern "C" PyMODINIT_FUNC PyInit__psycopg() {
       !add_connection_type(module.get()) || !add_pool_functions(module.get())) {
     return nullptr;
   }
+  // psycopg2's registry SQLSTATE -> exception class: psycopg2.errors fills it, the raising code
+  // and errors.lookup() read it (psycopg2's own tests edit it in place).
+  puff::python::PyRef registry = puff::python::PyRef::steal(PyDict_New());
+  if (!registry || PyModule_AddObjectRef(module.get(), "sqlstate_errors", registry.get()) < 0) {
+    return nullptr;
+  }
   return module.release();
+}
+
+// psycopg2's C entry point for the bytea typecaster, exported from its _psycopg module under
+// this name and signature (programs and psycopg2's tests reach it through ctypes): `length`
+// bytes of a bytea's text form -> memoryview; NULL (SQL NULL) -> None.
+extern "C" [[gnu::visibility("default")]] PyObject* typecast_BINARY_cast(const char* text,
+                                                                         Py_ssize_t length,
+                                                                         PyObject* /*cursor*/) {
+  if (!text) Py_RETURN_NONE;
+  std::string terminated(text, static_cast<size_t>(length));
+  return puff::psycopg::bytea_view(terminated.c_str());
 }
 
 void puff::psycopg::register_builtin() {

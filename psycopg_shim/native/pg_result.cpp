@@ -47,6 +47,11 @@ PyObject* get_oid_value(PyObject* self, void*) {
   return PyLong_FromUnsignedLong(oid);
 }
 
+// The PGresult's address, for psycopg2's cursor.pgresult_ptr (libpq calls through ctypes).
+PyObject* get_ptr(PyObject* self, void*) {
+  return PyLong_FromVoidPtr(self_of(self)->result.get());
+}
+
 // fields() -> [(name: bytes, type_oid, fsize, fmod, table_oid, table_column), ...]
 PyObject* fields(PyObject* self, PyObject*) {
   const pg::Result& r = self_of(self)->result;
@@ -114,6 +119,7 @@ PyGetSetDef getset[] = {
     {"cmd_status", get_cmd_status, nullptr, "command tag, e.g. 'INSERT 0 1'", nullptr},
     {"cmd_tuples", get_cmd_tuples, nullptr, "rows affected, -1 when not reported", nullptr},
     {"oid_value", get_oid_value, nullptr, "OID of an inserted row, or None", nullptr},
+    {"ptr", get_ptr, nullptr, "address of the PGresult (valid while this object lives)", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyMethodDef methods[] = {

@@ -104,19 +104,8 @@ PyObject* RowBuilder::convert(const Column& column, const char* value, int lengt
     }
     case Native::bool_:
       return Py_NewRef(value[0] == 't' ? Py_True : Py_False);
-    case Native::bytea: {
-      size_t size = 0;
-      unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(value), &size);
-      if (!raw) return PyErr_NoMemory();
-      python::PyRef bytes = python::PyRef::steal(
-          PyBytes_FromStringAndSize(reinterpret_cast<char*>(raw), static_cast<Py_ssize_t>(size)));
-      PQfreemem(raw);
-      if (!bytes) return nullptr;
-      // psycopg2 returns bytea as a memoryview of format 'c' (items are 1-byte bytes).
-      python::PyRef view = python::PyRef::steal(PyMemoryView_FromObject(bytes.get()));
-      if (!view) return nullptr;
-      return PyObject_CallMethod(view.get(), "cast", "s", "c");
-    }
+    case Native::bytea:
+      return bytea_view(value);
     case Native::none:
       break;
   }
@@ -124,6 +113,20 @@ PyObject* RowBuilder::convert(const Column& column, const char* value, int lengt
   if (!s) return nullptr;
   PyObject* args[] = {s.get(), cursor_};
   return PyObject_Vectorcall(column.caster, args, 2, nullptr);
+}
+
+PyObject* bytea_view(const char* text) {
+  size_t size = 0;
+  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+  if (!raw) return PyErr_NoMemory();
+  python::PyRef bytes = python::PyRef::steal(
+      PyBytes_FromStringAndSize(reinterpret_cast<char*>(raw), static_cast<Py_ssize_t>(size)));
+  PQfreemem(raw);
+  if (!bytes) return nullptr;
+  // psycopg2 returns bytea as a memoryview of format 'c' (items are 1-byte bytes).
+  python::PyRef view = python::PyRef::steal(PyMemoryView_FromObject(bytes.get()));
+  if (!view) return nullptr;
+  return PyObject_CallMethod(view.get(), "cast", "s", "c");
 }
 
 PyObject* RowBuilder::build(int row) {

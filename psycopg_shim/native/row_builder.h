@@ -10,6 +10,10 @@
 
 namespace puff::psycopg {
 
+// bytea's text form (hex or escape, NUL-terminated) decoded, as psycopg2's memoryview ('c'
+// format). A new reference, or nullptr with an exception set. GIL held.
+PyObject* bytea_view(const char* text);
+
 class RowBuilder {
  public:
   // casters: one per column. codec: the connection's Python codec ("utf-8", ...).

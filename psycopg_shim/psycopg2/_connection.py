@@ -1,11 +1,11 @@
 """psycopg2's connection class, on the native session (psycopg2._psycopg.PGConn)."""
 
 import re
+import threading
 
-from psycopg2 import _psycopg
-from psycopg2 import _session
+from psycopg2 import _exceptions, _psycopg, _session
 from psycopg2._constants import (
-    STATUS_BEGIN, STATUS_PREPARED, STATUS_READY, TRANSACTION_STATUS_IDLE,
+    STATUS_BEGIN, STATUS_PREPARED, STATUS_READY, STATUS_SETUP, TRANSACTION_STATUS_IDLE,
     TRANSACTION_STATUS_UNKNOWN)
 from psycopg2._exceptions import (
     InterfaceError, NotSupportedError, OperationalError, ProgrammingError, from_native)
@@ -37,6 +37,40 @@ def _obscure_password(dsn):
 class connection:
     """A PostgreSQL session (psycopg2.extensions.connection). Subclassable."""
 
+    # psycopg2's connection is a C type whose state exists before __init__ runs: a subclass that
+    # never calls it gets an unconnected object that answers like one (closed 0, info empty,
+    # "connection already closed" on use), not AttributeErrors. __init__ sets the real values.
+    _pq = None
+    _closed = 0
+    _status = STATUS_SETUP
+    _pooled = False
+    _held_cursors = 0
+    _session_dirty = False
+    _encoding = None
+    _codec = "utf-8"
+    _autocommit = False
+    _isolation_level = _readonly = _deferrable = None
+    _entered = False
+    _tpc_xid = None
+    _mark = 0                 # bumped when a transaction ends: named cursors of it are dead
+    _error_message = None     # libpq's text of the last failed statement, as PQerrorMessage
+    dsn = None
+    notices = notifies = None
+    cursor_factory = None
+    string_types = binary_types = _typecasters = None
+
+    # PEP 249's optional extension: the exception classes as connection attributes.
+    Error = _exceptions.Error
+    Warning = _exceptions.Warning
+    InterfaceError = _exceptions.InterfaceError
+    DatabaseError = _exceptions.DatabaseError
+    InternalError = _exceptions.InternalError
+    OperationalError = _exceptions.OperationalError
+    ProgrammingError = _exceptions.ProgrammingError
+    IntegrityError = _exceptions.IntegrityError
+    DataError = _exceptions.DataError
+    NotSupportedError = _exceptions.NotSupportedError
+
     def __init__(self, dsn, async_=False, _pool=None, **kwargs):
         """_pool: None (one server connection for this object, as psycopg2) or a dict of
         connect_pooled() settings: server connections are borrowed per transaction."""
@@ -46,10 +80,22 @@ class connection:
                 "wait already lets other greenlets run")
         from psycopg2._dsn import parse_dsn
 
-        self._pq = None
-        self._closed = 0
         params = parse_dsn(dsn)
         self.dsn = _obscure_password(dsn)
+        self.notices = []
+        self.notifies = []
+        self.string_types = {}
+        self.binary_types = {}
+        self._typecasters = self.string_types
+        # Held across a check and the statements it decides (BEGIN then the query, the status
+        # test then COMMIT), as psycopg2 holds its connection lock; re-entrant for the nesting.
+        self._lock = threading.RLock()
+        self._connect(dsn, params, _pool)
+        self._pooled = _pool is not None
+        self._status = STATUS_READY
+        self._setup()
+
+    def _connect(self, dsn, params, pool):
         timeout = params.get("connect_timeout")
         try:
             timeout = float(timeout) if timeout else _DEFAULT_CONNECT_TIMEOUT
@@ -57,29 +103,13 @@ class connection:
             timeout = _DEFAULT_CONNECT_TIMEOUT
         timeout = timeout if timeout > 0 else _DEFAULT_CONNECT_TIMEOUT
         try:
-            if _pool is None:
+            if pool is None:
                 self._pq = _psycopg.connect(dsn, timeout)
             else:
-                self._pq = _psycopg.connect_pooled(dsn, connect_timeout=timeout, **_pool)
+                self._pq = _psycopg.connect_pooled(dsn, connect_timeout=timeout, **pool)
         except _psycopg.NativeError as e:
+            self._closed = 2  # a connection that failed to open is a broken one
             raise from_native(e) from None
-        self._pooled = _pool is not None
-        self._held_cursors = 0     # open WITH HOLD cursors: they live on the server session
-        self._session_dirty = False
-        self.notices = []
-        self.notifies = []
-        self.cursor_factory = None
-        self.string_types = {}
-        self.binary_types = {}
-        self._typecasters = self.string_types
-        self._autocommit = False
-        self._isolation_level = None
-        self._readonly = None
-        self._deferrable = None
-        self._status = STATUS_READY
-        self._entered = False
-        self._tpc_xid = None
-        self._setup()
 
     # ---- session set-up ---------------------------------------------------------------
 
@@ -105,8 +135,13 @@ class connection:
     # ---- running statements -----------------------------------------------------------
 
     def _check_open(self):
-        if self._closed:
+        if self._closed or self._pq is None:
             raise InterfaceError("connection already closed")
+
+    def _check_not_prepared(self, what):
+        if self._status == STATUS_PREPARED:
+            raise ProgrammingError(
+                "%s cannot be used with a prepared two-phase transaction" % what)
 
     def _run(self, query, cursor=None):
         """Send one query (bytes), return the native result. Errors become psycopg2's."""
@@ -115,26 +150,36 @@ class connection:
         try:
             result = self._pq.execute(query)
         except _psycopg.NativeError as e:
+            self._error_message = e.message
             self._after_statement()
             if self._pq.closed and e.kind != "query_failed":
                 self._closed = 2
             raise from_native(e, cursor) from None
+        self._error_message = None
         self._after_statement()
         return result
 
     def _after_statement(self):
         notices = self._pq.notices()
         if notices:
-            for text in notices:
-                self.notices.append(text)
-            if isinstance(self.notices, list) and len(self.notices) > _MAX_NOTICES:
-                del self.notices[:len(self.notices) - _MAX_NOTICES]
+            self._deliver_notices(notices)
         if self._pq.transaction_status == TRANSACTION_STATUS_IDLE and \
                 self._status != STATUS_PREPARED:
             self._status = STATUS_READY
         elif self._pq.closed:
             self._closed = 2
         self._maybe_release()
+
+    def _deliver_notices(self, texts):
+        # `notices` may be any object with append() (a deque...); like psycopg2, a failing
+        # append drops the remaining messages rather than failing the statement.
+        try:
+            for text in texts:
+                self.notices.append(text)
+        except Exception:
+            return
+        if isinstance(self.notices, list) and len(self.notices) > _MAX_NOTICES:
+            del self.notices[:len(self.notices) - _MAX_NOTICES]
 
     def _maybe_release(self):
         """A pooled session gives its server connection back between transactions."""
@@ -164,12 +209,13 @@ class connection:
     def _execute(self, query, cursor=None, begin=True):
         """cursor.execute's path: BEGIN when psycopg2 would, then the query."""
         self._check_open()
-        if begin:
-            self._begin_if_needed()
-        result = self._run(query, cursor)
-        if self._pq.transaction_status != TRANSACTION_STATUS_IDLE and \
-                (not self._autocommit or self._entered):
-            self._status = STATUS_BEGIN
+        with self._lock:
+            if begin:
+                self._begin_if_needed()
+            result = self._run(query, cursor)
+            if self._pq.transaction_status != TRANSACTION_STATUS_IDLE and \
+                    (not self._autocommit or self._entered):
+                self._status = STATUS_BEGIN
         return result
 
     # ---- transactions -----------------------------------------------------------------
@@ -178,23 +224,27 @@ class connection:
         self._check_open()
         if self._tpc_xid is not None:
             raise ProgrammingError("commit cannot be used during a two-phase transaction")
-        if self._status != STATUS_READY:
-            self._end_transaction(b"COMMIT")
+        self._end_transaction(b"COMMIT")
 
     def rollback(self):
         self._check_open()
         if self._tpc_xid is not None:
             raise ProgrammingError("rollback cannot be used during a two-phase transaction")
-        if self._status != STATUS_READY:
-            self._end_transaction(b"ROLLBACK")
+        self._end_transaction(b"ROLLBACK")
 
     def _end_transaction(self, statement):
-        try:
-            self._run(statement)
-        finally:
-            if self._pq.transaction_status in (TRANSACTION_STATUS_IDLE,
-                                               TRANSACTION_STATUS_UNKNOWN):
-                self._status = STATUS_READY
+        """COMMIT/ROLLBACK/ABORT when a transaction is open. The test and the statement run under
+        the lock: two threads ending the same transaction must not both send it."""
+        with self._lock:
+            if self._status == STATUS_READY:
+                return
+            self._mark += 1
+            try:
+                self._run(statement)
+            finally:
+                if self._pq.transaction_status in (TRANSACTION_STATUS_IDLE,
+                                                   TRANSACTION_STATUS_UNKNOWN):
+                    self._status = STATUS_READY
 
     def __enter__(self):
         self._check_open()
@@ -313,10 +363,11 @@ class connection:
     def set_isolation_level(self, level):
         """psycopg2's legacy API: ends any transaction (rollback), 0 means autocommit."""
         self._check_open()
+        # psycopg2's message quotes the name (its macro stringifies a string literal).
+        self._check_not_prepared('"isolation_level"')
         if level is not None and not 0 <= level <= 4:
             raise ValueError("isolation level must be between 0 and 4")
-        if self._status != STATUS_READY:
-            self._end_transaction(b"ROLLBACK")
+        self._end_transaction(b"ROLLBACK")
         unchanged = object()
         if level == 0:
             self._apply_session(True, unchanged, unchanged, unchanged, unchanged)
@@ -327,19 +378,18 @@ class connection:
 
     @property
     def encoding(self):
-        self._check_open()
         return self._encoding
 
     def set_client_encoding(self, encoding):
         self._check_open()
+        self._check_not_prepared("set_client_encoding")
         from psycopg2._adapt import encodings
 
         name = str(encoding).upper().replace("-", "").replace("_", "")
         if name not in encodings:
             # Let the server judge names we don't know (it knows aliases we don't).
             name = str(encoding)
-        if self._status != STATUS_READY:
-            self._end_transaction(b"ROLLBACK")
+        self._end_transaction(b"ROLLBACK")
         quoted = name.replace("'", "''")
         self._run(("SET client_encoding = '%s'" % quoted).encode())
         self._read_encoding()
@@ -356,24 +406,23 @@ class connection:
     def status(self):
         return self._status
 
+    # Like psycopg2's, these read what the connection learnt at connect time: no check that it
+    # is still open; 0 before it ever connected.
     @property
     def server_version(self):
-        self._check_open()
-        return self._pq.server_version
+        return self._pq.server_version if self._pq is not None else 0
 
     @property
     def protocol_version(self):
-        self._check_open()
-        return 3
+        return 3 if self._pq is not None else 0
 
     @property
     def info(self):
-        self._check_open()
         return ConnectionInfo(self)
 
-    def _native_info(self):
-        self._check_open()
-        return self._pq.info()
+    def _live_pq(self):
+        """The native session while libpq would still have one (not after close()), else None."""
+        return self._pq if self._closed != 1 else None
 
     def get_backend_pid(self):
         self._check_open()
@@ -384,7 +433,7 @@ class connection:
         return self._pq.parameter_status(name)
 
     def get_transaction_status(self):
-        if self._closed:
+        if self._closed or self._pq is None:
             return TRANSACTION_STATUS_UNKNOWN
         return self._pq.transaction_status
 
@@ -401,6 +450,18 @@ class connection:
     def fileno(self):
         raise NotSupportedError("fileno() is not available: puff's driver does the IO itself")
 
+    # libpq's PGconn stays inside puff's native layer (runtime/pg), which does not hand it out.
+    def get_native_connection(self):
+        raise NotSupportedError(
+            "get_native_connection() is not available: puff's driver keeps libpq's PGconn "
+            "inside its native layer")
+
+    @property
+    def pgconn_ptr(self):
+        raise NotSupportedError(
+            "pgconn_ptr is not available: puff's driver keeps libpq's PGconn inside its native "
+            "layer")
+
     def poll(self):
         from psycopg2._constants import POLL_OK
         self._check_open()
@@ -409,37 +470,40 @@ class connection:
     # ---- cursors and life -------------------------------------------------------------
 
     def cursor(self, name=None, cursor_factory=None, withhold=False, scrollable=None):
+        from psycopg2._cursor import cursor as base
+
         self._check_open()
-        factory = cursor_factory or self.cursor_factory
-        if factory is None:
-            from psycopg2._cursor import cursor as factory
-        cur = factory(self, name) if name is not None else factory(self)
-        if not hasattr(cur, "_conn"):
+        factory = cursor_factory or self.cursor_factory or base
+        cur = factory(self, name)
+        if not isinstance(cur, base):
             raise TypeError("cursor factory must be subclass of psycopg2.extensions.cursor")
-        if withhold:
-            cur.withhold = withhold
-        if scrollable is not None:
-            cur.scrollable = scrollable
+        # Through the setters: they refuse withhold/scrollable on an unnamed cursor.
+        cur.withhold = withhold
+        cur.scrollable = scrollable
         return cur
 
     def cancel(self):
         self._check_open()
+        self._check_not_prepared("cancel")
         try:
             self._pq.cancel()
         except _psycopg.NativeError as e:
             raise OperationalError(e.message.strip()) from None
 
     def reset(self):
-        """Back to a fresh session: abort, RESET ALL, default characteristics."""
+        """Back to a fresh session: abort, DISCARD ALL, default characteristics."""
         self._check_open()
-        if self._status != STATUS_READY or self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
-            self._end_transaction(b"ABORT")
-        self._run(b"RESET ALL")
-        self._run(b"SET SESSION AUTHORIZATION DEFAULT")
+        with self._lock:
+            self._mark += 1
+            if self._status == STATUS_BEGIN or \
+                    self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
+                self._run(b"ABORT")
+            self._run(b"DISCARD ALL")
+            self._status = STATUS_READY
+        self._tpc_xid = None
         self._autocommit = False
         self._isolation_level = self._readonly = self._deferrable = None
-        self._tpc_xid = None
-        self._status = STATUS_READY
+        self._setup()
 
     def close(self):
         if self._pq is not None and self._closed != 1:
@@ -457,7 +521,7 @@ class connection:
     def tpc_begin(self, xid):
         self._check_open()
         if self._status != STATUS_READY:
-            raise ProgrammingError("tpc_begin must be called outside a transaction")
+            raise ProgrammingError("tpc_begin cannot be used inside a transaction")
         if self._autocommit:
             raise ProgrammingError("tpc_begin can't be called in autocommit mode")
         if not isinstance(xid, Xid):
@@ -467,35 +531,39 @@ class connection:
 
     def tpc_prepare(self):
         self._check_open()
+        self._check_not_prepared("tpc_prepare")
         if self._tpc_xid is None:
             raise ProgrammingError("prepare must be called inside a two-phase transaction")
-        if self._status == STATUS_PREPARED:
-            raise ProgrammingError("tpc_prepare cannot be used inside a prepared transaction")
-        self._run(b"PREPARE TRANSACTION " + _quote_literal(self._tpc_xid.as_tid()))
+        self._tpc_command("PREPARE TRANSACTION", self._tpc_xid)
         self._status = STATUS_PREPARED
+
+    def _tpc_command(self, command, xid):
+        with self._lock:
+            self._mark += 1
+            self._run(command.encode() + b" " + _quote_literal(xid.as_tid()))
 
     def _tpc_finish(self, xid, verb):
         self._check_open()
         if xid is not None:
-            if self._status != STATUS_READY:
-                raise ProgrammingError(
-                    "tpc_%s with a xid must be called outside a transaction" % verb.lower())
+            # Ending a transaction prepared earlier (tpc_recover()), maybe by another session.
             if not isinstance(xid, Xid):
                 xid = Xid.from_string(str(xid))
-            self._run(("%s PREPARED " % verb).encode() + _quote_literal(xid.as_tid()))
+            if self._status != STATUS_READY:
+                raise ProgrammingError("tpc_commit/tpc_rollback with a xid "
+                                       "must be called outside a transaction")
+            self._tpc_command(verb + " PREPARED", xid)
             return
         if self._tpc_xid is None:
-            raise ProgrammingError(
-                "tpc_%s with no parameter must be called in a two-phase transaction"
-                % verb.lower())
-        try:
-            if self._status == STATUS_PREPARED:
-                self._run(("%s PREPARED " % verb).encode() + _quote_literal(self._tpc_xid.as_tid()))
-            else:
-                self._run(b"COMMIT" if verb == "COMMIT" else b"ROLLBACK")
-        finally:
-            self._tpc_xid = None
-            self._status = STATUS_READY
+            raise ProgrammingError("tpc_commit/tpc_rollback with no parameter "
+                                   "must be called in a two-phase transaction")
+        if self._status == STATUS_PREPARED:
+            self._tpc_command(verb + " PREPARED", self._tpc_xid)
+        elif self._status == STATUS_BEGIN:
+            self._end_transaction(verb.encode())
+        else:
+            raise InterfaceError("unexpected state in tpc_commit/tpc_rollback")
+        self._tpc_xid = None
+        self._status = STATUS_READY
 
     def tpc_commit(self, xid=None):
         self._tpc_finish(xid, "COMMIT")
@@ -504,8 +572,13 @@ class connection:
         self._tpc_finish(xid, "ROLLBACK")
 
     def tpc_recover(self):
+        from psycopg2._cursor import cursor
+
         self._check_open()
-        cur = self.cursor()
+        self._check_not_prepared("tpc_recover")
+        status = self._status
+        # The base cursor class: the connection's factory may build rows that don't unpack.
+        cur = cursor(self)
         cur.execute("SELECT gid, prepared, owner, database FROM pg_prepared_xacts")
         xids = []
         for gid, prepared, owner, database in cur.fetchall():
@@ -513,8 +586,8 @@ class connection:
             xid.prepared, xid.owner, xid.database = prepared, owner, database
             xids.append(xid)
         cur.close()
-        if self._status == STATUS_BEGIN and not self._autocommit:
-            self.rollback()
+        if status == STATUS_READY and self._status == STATUS_BEGIN:
+            self.rollback()  # only the transaction this query opened
         return xids
 
     def __repr__(self):

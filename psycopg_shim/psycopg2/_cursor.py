@@ -1,7 +1,9 @@
 """psycopg2's cursor class: client-side interpolation, typecasting, named (server) cursors."""
 
 import datetime
+from operator import index as _as_int
 
+from psycopg2._constants import TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN
 from psycopg2._exceptions import InterfaceError, NotSupportedError, ProgrammingError
 from psycopg2._objects import Column
 
@@ -29,18 +31,45 @@ def _describe(fields, codec):
     return tuple(columns)
 
 
+def _quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def _quote_literal(text):
+    return "'%s'" % text.replace("'", "''")
+
+
 class cursor:
     """A cursor (psycopg2.extensions.cursor). Subclassable: cursor(conn, name=None)."""
+
+    # psycopg2's cursor is a C type whose state exists before __init__ runs: a subclass that
+    # never calls it gets a cursor without connection, refused with InterfaceError on use.
+    _conn = None
+    _name = None
+    _closed = False
+    _withhold = False
+    _scrollable = None
+    _result = None
+    query = None
+    description = None
+    rowcount = -1
 
     def __init__(self, conn, name=None):
         from psycopg2._connection import connection
         if not isinstance(conn, connection):
             raise TypeError("argument 1 must be psycopg2.extensions.connection, not %s"
                             % type(conn).__name__)
-        conn._check_open()
+        if isinstance(name, bytes):
+            name = name.decode(conn._codec)
+        elif name is not None and not isinstance(name, str):
+            raise TypeError("name must be a string, not %s" % type(name).__name__)
         self._conn = conn
         self._name = name
         self._closed = False
+        # A server cursor belongs to the transaction it was created in (unless WITH HOLD): the
+        # connection's mark moves on when that transaction ends.
+        self._mark = conn._mark
+        self._holds_session = False
         self.arraysize = 1
         self.itersize = 2000
         self.tzinfo_factory = datetime.timezone
@@ -48,11 +77,8 @@ class cursor:
         self.string_types = {}
         self.binary_types = {}
         self._typecasters = self.string_types
-        self.withhold = False
-        self.scrollable = None
         self._reset_result()
         self.query = None
-        self._declared = False
 
     def _reset_result(self):
         self._result = None
@@ -72,39 +98,73 @@ class cursor:
 
     @property
     def closed(self):
-        return self._closed or bool(self._conn.closed)
+        return self._closed or (self._conn is not None and bool(self._conn.closed))
+
+    @property
+    def withhold(self):
+        return self._withhold
+
+    @withhold.setter
+    def withhold(self, value):
+        if value is not False and self._name is None:
+            raise ProgrammingError("trying to set .withhold on unnamed cursor")
+        self._withhold = bool(value)
+
+    @property
+    def scrollable(self):
+        return self._scrollable
+
+    @scrollable.setter
+    def scrollable(self, value):
+        if value is not None and self._name is None:
+            raise ProgrammingError("trying to set .scrollable on unnamed cursor")
+        self._scrollable = None if value is None else bool(value)
 
     @property
     def pgresult_ptr(self):
-        return None
+        """The address of the current libpq PGresult, or None."""
+        return self._result.ptr if self._result is not None else None
 
     def _check_usable(self):
-        if self._closed:
+        if self._conn is None:
+            raise InterfaceError("the cursor has no connection")
+        if self._closed or self._conn.closed:
             raise InterfaceError("cursor already closed")
-        if self._conn.closed:
-            raise InterfaceError("connection already closed")
+
+    def _check_mark(self):
+        if self._mark != self._conn._mark and not self._withhold:
+            raise ProgrammingError("named cursor isn't valid anymore")
 
     # ---- execution ----------------------------------------------------------------------
 
     def mogrify(self, query, vars=None):
-        self._check_usable()
+        # No check that the cursor is open: psycopg2 quotes with a closed one too.
         from psycopg2._adapt import mogrify
         return mogrify(query, vars, self._conn)
 
     def execute(self, query, vars=None):
-        self._check_usable()
-        from psycopg2._adapt import mogrify
         if self._name is not None:
-            return self._declare(mogrify(query, vars, self._conn))
+            self._check_declarable()
+        self._check_usable()
+        self._conn._check_not_prepared("execute")
+        from psycopg2._adapt import mogrify
         sql = mogrify(query, vars, self._conn)
+        if self._name is not None:
+            return self._declare(sql)
         self._run(sql)
 
     def _run(self, sql):
+        """Runs a statement of the user's: it becomes cursor.query."""
         if not sql.strip():
             raise ProgrammingError("can't execute an empty query")
         self.query = sql
+        self._send(sql)
+
+    def _send(self, sql, begin=True):
+        """Runs `sql` on the connection (BEGIN first if `begin` and psycopg2 would); its result
+        becomes the cursor's."""
         self._reset_result()
-        result = self._conn._execute(sql, self)
+        result = self._conn._execute(sql, self, begin)
         self._take(result)
 
     def _take(self, result):
@@ -127,36 +187,40 @@ class cursor:
         self.lastrowid = oid if oid is not None else 0
 
     def executemany(self, query, vars_list):
+        self.rowcount = -1
         self._check_usable()
+        self._conn._check_not_prepared("executemany")
         if self._name is not None:
             raise ProgrammingError("can't call .executemany() on named cursors")
         from psycopg2._adapt import mogrify
         total = 0
-        counted = False
         for vars in vars_list:
             self._run(mogrify(query, vars, self._conn))
-            if self.rowcount >= 0:
-                total += self.rowcount
-                counted = True
+            # One statement without a count makes the total unknown, as in psycopg2.
+            total = -1 if self.rowcount == -1 or total == -1 else total + self.rowcount
+        # psycopg2 discards the rows of the statements it runs here.
         self._result = None
         self.description = None
-        self.rowcount = total if counted else -1
+        self.rowcount = total
 
     def callproc(self, procname, parameters=None):
+        """SELECT * FROM procname(...): positional parameters, or named ones from a dict (then
+        returns None, as psycopg2)."""
         self._check_usable()
+        self._conn._check_not_prepared("callproc")
         if self._name is not None:
             raise ProgrammingError("can't call .callproc() on named cursors")
-        from psycopg2._adapt import quote_ident
         if isinstance(procname, bytes):
             procname = procname.decode(self._conn._codec)
-        if parameters is None:
-            parameters = ()
-        if isinstance(parameters, dict):
-            names = ", ".join("%s := %%(%s)s" % (quote_ident(k, self), k) for k in parameters)
-            self.execute("SELECT * FROM %s(%s)" % (procname, names), parameters)
-        else:
-            placeholders = ", ".join(["%s"] * len(parameters))
-            self.execute("SELECT * FROM %s(%s)" % (procname, placeholders), parameters)
+        count = len(parameters) if parameters is not None else 0
+        if count and isinstance(parameters, dict):
+            from psycopg2._adapt import quote_ident
+            # The names are quoted into the SQL; the values go as %s, in the dict's order.
+            names = [quote_ident(key, self) for key in parameters]
+            args = ",".join("%s:=%%s" % name for name in names)
+            self.execute("SELECT * FROM %s(%s)" % (procname, args), list(parameters.values()))
+            return None
+        self.execute("SELECT * FROM %s(%s)" % (procname, ",".join(["%s"] * count)), parameters)
         return parameters
 
     def setinputsizes(self, sizes):
@@ -171,37 +235,34 @@ class cursor:
 
     # ---- named (server-side) cursors ----------------------------------------------------
 
-    def _quoted_name(self):
-        return '"%s"' % self._name.replace('"', '""')
+    def _check_declarable(self):
+        if self.query is not None:
+            raise ProgrammingError("can't call .execute() on named cursors more than once")
+        if self._conn.autocommit and not self._withhold:
+            raise ProgrammingError("can't use a named cursor outside of transactions")
+        self._check_mark()
 
     def _declare(self, sql):
-        if self._declared:
-            raise ProgrammingError("can't call .execute() on named cursors more than once")
-        if self._conn.autocommit and not self.withhold:
-            raise ProgrammingError("can't use a named cursor outside of transactions")
-        scroll = "" if self.scrollable is None else (" SCROLL" if self.scrollable else " NO SCROLL")
-        hold = " WITH HOLD" if self.withhold else ""
-        declare = ("DECLARE %s%s CURSOR%s FOR " % (self._quoted_name(), scroll, hold)).encode()
-        self._run(declare + sql)
-        self.query = declare + sql
-        self._declared = True
-        if self.withhold:
+        scroll = {None: "", False: "NO SCROLL ", True: "SCROLL "}[self._scrollable]
+        hold = "WITH" if self._withhold else "WITHOUT"
+        declare = "DECLARE %s %sCURSOR %s HOLD FOR " % (_quote_ident(self._name), scroll, hold)
+        self._run(declare.encode() + sql)
+        if self._withhold:
+            self._holds_session = True
             self._conn._held_cursors += 1  # keeps a pooled session on its server connection
 
-    def _fetch_named(self, how):
+    def _server_command(self, command, what):
+        """FETCH/MOVE on the server cursor, which may also be one the user DECLAREd: psycopg2
+        lets a named cursor read any cursor of that name. Its result becomes the current one."""
         self._check_usable()
-        if not self._declared:
-            raise ProgrammingError("no results to fetch")
-        sql = ("FETCH FORWARD %s FROM %s" % (how, self._quoted_name())).encode()
-        result = self._conn._execute(sql, self)
-        self._result = result
-        self.description = _describe(result.fields(), self._conn._codec)
-        self._casters = None
-        self._rows, self._rows_from = [], 0
-        rows = self._convert(0, result.ntuples)
-        self.rownumber += len(rows)
-        self.rowcount = self.rownumber
-        return rows
+        self._check_mark()
+        self._conn._check_not_prepared(what)
+        # A WITH HOLD cursor outlives transactions: reading it does not open one.
+        self._send(("%s %s" % (command, _quote_ident(self._name))).encode(),
+                   begin=not self._withhold)
+
+    def _fetch_named(self, how, what):
+        self._server_command("FETCH FORWARD %s FROM" % how, what)
 
     # ---- fetching -----------------------------------------------------------------------
 
@@ -216,15 +277,18 @@ class cursor:
                                  self.row_factory)
 
     def _check_result(self):
-        self._check_usable()
         if self._result is None:
             raise ProgrammingError("no results to fetch")
 
     def fetchone(self):
+        self._check_usable()
         if self._name is not None:
-            rows = self._fetch_named(1)
-            return rows[0] if rows else None
+            self._fetch_named(1, "fetchone")
         self._check_result()
+        return self._next_row()
+
+    def _next_row(self):
+        """The row at rownumber of the current result (None past the end), rownumber moved."""
         if self.rownumber >= self._result.ntuples:
             return None
         index = self.rownumber - self._rows_from
@@ -238,20 +302,27 @@ class cursor:
     def fetchmany(self, size=None):
         if size is None:
             size = self.arraysize
+        size = _as_int(size)
+        self._check_usable()
         if self._name is not None:
-            return self._fetch_named(int(size))
+            self._fetch_named(size, "fetchmany")
         self._check_result()
-        stop = min(self.rownumber + size, self._result.ntuples)
-        rows = self._convert(self.rownumber, stop)
-        self.rownumber = max(stop, self.rownumber)
-        return rows
+        available = self._result.ntuples - self.rownumber
+        stop = self.rownumber + (available if size < 0 or size > available else size)
+        return self._take_rows(stop)
 
     def fetchall(self):
+        self._check_usable()
         if self._name is not None:
-            return self._fetch_named("ALL")
+            self._fetch_named("ALL", "fetchall")
         self._check_result()
-        rows = self._convert(self.rownumber, self._result.ntuples)
-        self.rownumber = self._result.ntuples
+        return self._take_rows(self._result.ntuples)
+
+    def _take_rows(self, stop):
+        if stop <= self.rownumber:
+            return []
+        rows = self._convert(self.rownumber, stop)
+        self.rownumber = stop
         return rows
 
     def __iter__(self):
@@ -259,35 +330,39 @@ class cursor:
 
     def __next__(self):
         if self._name is not None:
-            # Server cursors fetch itersize rows at a time.
-            index = self.rownumber - self._rows_from
-            if not self._rows or index >= len(self._rows):
-                self._rows = self._fetch_named(self.itersize)
-                self._rows_from = self.rownumber - len(self._rows)
-                index = 0
-                if not self._rows:
-                    raise StopIteration
-            self.rownumber = self._rows_from + index + 1
-            return self._rows[index]
+            return self._next_named()
         row = cursor.fetchone(self)  # not an override: psycopg2 iterates with its own fetch
         if row is None:
             raise StopIteration
         return row
 
-    def scroll(self, value, mode="relative"):
+    def _next_named(self):
+        # Server cursors are read itersize rows at a time; rownumber counts within the block.
         self._check_usable()
-        if mode not in ("relative", "absolute"):
-            raise ProgrammingError("scroll mode must be 'relative' or 'absolute'")
+        if self._result is None or self.rownumber >= self._result.ntuples:
+            self._fetch_named(self.itersize, "next")
+        row = self._next_row()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def scroll(self, value, mode="relative"):
+        value = _as_int(value)
+        self._check_usable()
         if self._name is not None:
-            how = "MOVE %d FROM %s" if mode == "relative" else "MOVE ABSOLUTE %d FROM %s"
-            self._conn._execute((how % (value, self._quoted_name())).encode(), self)
-            self.rownumber = value if mode == "absolute" else self.rownumber + value
-            self._rows = []
+            # The server moves; rows are read again from there by the next fetch.
+            how = "MOVE ABSOLUTE %d FROM" if mode == "absolute" else "MOVE %d FROM"
+            self._server_command(how % value, "scroll")
+            self.rowcount = -1  # psycopg2 reports no count after a MOVE
             return
-        self._check_result()
-        target = value if mode == "absolute" else self.rownumber + value
-        if not 0 <= target < self._result.ntuples:
-            raise IndexError("scroll destination out of bounds")
+        if mode == "relative":
+            target = self.rownumber + value
+        elif mode == "absolute":
+            target = value
+        else:
+            raise ProgrammingError("scroll mode must be 'relative' or 'absolute'")
+        if not 0 <= target < (self._result.ntuples if self._result is not None else -1):
+            raise ProgrammingError("scroll destination out of bounds")
         self.rownumber = target
 
     # ---- life -----------------------------------------------------------------------------
@@ -295,22 +370,32 @@ class cursor:
     def close(self):
         if self._closed:
             return
-        if self._name is not None and self._declared and not self._conn.closed:
-            from psycopg2._constants import TRANSACTION_STATUS_INERROR
-            # A cursor dies with its transaction unless WITH HOLD; closing it is then an error.
-            if self._conn.get_transaction_status() != TRANSACTION_STATUS_INERROR and \
-                    (self.withhold or self._conn.status != 1 or self._conn.autocommit):
-                try:
-                    self._conn._execute(("CLOSE %s" % self._quoted_name()).encode(), self,
-                                        begin=False)
-                except ProgrammingError:
-                    pass
-        if self._name is not None and self._declared and self.withhold:
-            self._conn._held_cursors -= 1
-            self._conn._maybe_release()
+        if self._name is not None and self._conn is not None:
+            self._close_server_cursor()
         self._closed = True
         self._result = None
         self._rows = []
+
+    def _close_server_cursor(self):
+        status = self._conn.get_transaction_status()
+        # No CLOSE on a broken session, nor in a failed transaction (psycopg2 skips it too).
+        if status in (TRANSACTION_STATUS_UNKNOWN, TRANSACTION_STATUS_INERROR):
+            if self._holds_session:
+                self._conn._session_dirty = True  # the cursor stays: DISCARD before pool reuse
+        else:
+            if self.query is None and not self._server_cursor_exists():
+                return  # never executed and nobody DECLAREd it: nothing to close
+            self._check_mark()
+            self._send(("CLOSE %s" % _quote_ident(self._name)).encode(), begin=False)
+        if self._holds_session:
+            self._holds_session = False
+            self._conn._held_cursors -= 1
+            self._conn._maybe_release()
+
+    def _server_cursor_exists(self):
+        self._send(("SELECT 1 FROM pg_catalog.pg_cursors WHERE name = %s"
+                    % _quote_literal(self._name)).encode(), begin=False)
+        return self.rowcount != 0
 
     def __enter__(self):
         return self

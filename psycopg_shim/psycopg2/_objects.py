@@ -2,8 +2,7 @@
 
 import re
 
-_COLUMN_FIELDS = ("name", "type_code", "display_size", "internal_size", "precision", "scale",
-                  "null_ok")
+from psycopg2._exceptions import NotSupportedError
 
 
 class Column(tuple):
@@ -32,7 +31,7 @@ class Column(tuple):
     null_ok = property(lambda self: self[6])
 
     def __repr__(self):
-        return "Column(%s)" % ", ".join("%s=%r" % (f, v) for f, v in zip(_COLUMN_FIELDS, self))
+        return "Column(name=%r, type_code=%r)" % (self[0], self[1])  # psycopg2 shows these two
 
 
 class Notify(tuple):
@@ -133,42 +132,90 @@ class Xid:
 
 
 class ConnectionInfo:
-    """connection.info: what libpq knows about the session."""
+    """connection.info: what libpq knows about the session. Without one (never connected, or
+    closed) every attribute answers as libpq does for a NULL connection."""
 
     def __init__(self, connection):
         self._conn = connection
 
-    def _native(self):
-        return self._conn._native_info()
+    def _native(self, key):
+        pq = self._conn._live_pq()
+        return pq.info()[key] if pq is not None else None
 
-    dbname = property(lambda self: self._native()["dbname"])
-    user = property(lambda self: self._native()["user"])
-    password = property(lambda self: self._native()["password"])
-    host = property(lambda self: self._native()["host"])
-    port = property(lambda self: int(self._native()["port"] or 5432))
-    options = property(lambda self: self._native()["options"])
-    ssl_in_use = property(lambda self: self._native()["ssl_in_use"])
-    status = property(lambda self: 0 if not self._conn.closed else 1)
-    transaction_status = property(lambda self: self._conn.get_transaction_status())
-    protocol_version = property(lambda self: 3)
-    server_version = property(lambda self: self._conn.server_version)
-    backend_pid = property(lambda self: self._conn.get_backend_pid())
-    error_message = property(lambda self: None)
+    def _text(key):
+        return property(lambda self: self._native(key))
+
+    dbname = _text("dbname")
+    user = _text("user")
+    password = _text("password")
+    host = _text("host")
+    options = _text("options")
+    del _text
+
+    @property
+    def port(self):
+        port = self._native("port")
+        return int(port) if port else None
+
+    @property
+    def ssl_in_use(self):
+        return bool(self._native("ssl_in_use"))
+
+    @property
+    def used_password(self):
+        return bool(self._native("password"))
+
+    @property
+    def status(self):
+        # libpq's CONNECTION_OK (0) or CONNECTION_BAD (1)
+        return 0 if self._conn._live_pq() is not None and not self._conn.closed else 1
+
+    @property
+    def transaction_status(self):
+        return self._conn.get_transaction_status()
+
+    @property
+    def protocol_version(self):
+        return 3 if self._conn._live_pq() is not None else 0
+
+    @property
+    def server_version(self):
+        pq = self._conn._live_pq()
+        return pq.server_version if pq is not None else 0
+
+    @property
+    def backend_pid(self):
+        pq = self._conn._live_pq()
+        return pq.backend_pid if pq is not None else 0
+
+    @property
+    def error_message(self):
+        if self._conn._live_pq() is None:
+            return "connection pointer is NULL\n"  # libpq's answer without a connection
+        return self._conn._error_message
+
     needs_password = property(lambda self: False)
-    used_password = property(lambda self: bool(self._native()["password"]))
 
     @property
     def dsn_parameters(self):
         from psycopg2._dsn import parse_dsn
+        self._conn._check_open()
         params = parse_dsn(self._conn.dsn)
         params.pop("password", None)
         return params
 
     def parameter_status(self, name):
-        return self._conn.get_parameter_status(name)
+        pq = self._conn._live_pq()
+        return pq.parameter_status(name) if pq is not None else None
 
     def ssl_attribute(self, name):
         return None
 
     ssl_attribute_names = property(lambda self: [])
-    socket = property(lambda self: -1)
+
+    @property
+    def socket(self):
+        if self._conn._live_pq() is None:
+            return -1
+        raise NotSupportedError(
+            "info.socket is not available: puff's driver does the IO on libpq's socket itself")

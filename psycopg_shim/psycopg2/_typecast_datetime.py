@@ -43,8 +43,10 @@ def cast_time(value, cursor):
     if value is None:
         return None
     try:
-        parsed = _time_fromiso(value)
+        parsed = _time_fromiso(value) if _has_seconds(value, 0) else None
     except ValueError:
+        parsed = None
+    if parsed is None:
         hour, minute, second, micro, offset = _split_time(value)
         return datetime.time(hour, minute, second, micro, _tzinfo(offset, cursor))
     return parsed if parsed.tzinfo is None else _with_factory_tz(parsed, cursor)
@@ -54,7 +56,8 @@ def cast_timestamp(value, cursor):
     if value is None:
         return None
     try:
-        return _datetime_fromiso(value)
+        if _is_full_timestamp(value):
+            return _datetime_fromiso(value)
     except ValueError:
         pass
     if value == "infinity":
@@ -69,8 +72,10 @@ def cast_timestamptz(value, cursor):
     if value is None:
         return None
     try:
-        parsed = _datetime_fromiso(value)
+        parsed = _datetime_fromiso(value) if _is_full_timestamp(value) else None
     except ValueError:
+        parsed = None
+    if parsed is None:
         if value == "infinity" or value == "-infinity":
             limit = datetime.datetime.max if value == "infinity" else datetime.datetime.min
             # psycopg2 puts UTC on the limits whatever the factory, unless it is None.
@@ -79,6 +84,15 @@ def cast_timestamptz(value, cursor):
             return limit.replace(tzinfo=_timezone.utc)
         return _parse_timestamp(value, cursor)
     return parsed if parsed.tzinfo is None else _with_factory_tz(parsed, cursor)
+
+
+# fromisoformat also reads "13" or "13:30" as times; psycopg2 wants hours, minutes and seconds.
+def _has_seconds(value, time_start):
+    return value[time_start + 5:time_start + 6] == ":"
+
+
+def _is_full_timestamp(value):
+    return len(value) == 10 or _has_seconds(value, 11)  # a date alone, or date and full time
 
 
 def _with_factory_tz(parsed, cursor):

@@ -19,11 +19,14 @@ from ._exceptions import (  # noqa: F401 - psycopg2.errors exposes the PEP 249 c
     TransactionRollbackError,
     Warning,
 )
+# psycopg2's registry SQLSTATE -> class lives in _psycopg, where the code raising errors reads
+# it; filled at the end of this module.
+from ._psycopg import sqlstate_errors
 
 
 def lookup(code):
     """The exception class of a SQLSTATE; KeyError if the code has none."""
-    return _CLASSES_BY_SQLSTATE[code]
+    return sqlstate_errors[code]
 
 
 # Class 02 - No Data (this is also a warning class per the SQL standard)
@@ -1075,7 +1078,7 @@ class IndexCorrupted(InternalError):
     pass
 
 
-_CLASSES_BY_SQLSTATE = {
+sqlstate_errors.update({
     '02000': NoData,
     '02001': NoAdditionalDynamicResultSetsReturned,
     '03000': SqlStatementNotYetComplete,
@@ -1328,4 +1331,4 @@ _CLASSES_BY_SQLSTATE = {
     'XX000': InternalError_,
     'XX001': DataCorrupted,
     'XX002': IndexCorrupted,
-}
+})

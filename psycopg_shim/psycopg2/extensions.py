@@ -13,6 +13,7 @@ from psycopg2._dsn import make_dsn, parse_dsn  # noqa: F401
 from psycopg2._exceptions import (  # noqa: F401
     Diagnostics, NotSupportedError, QueryCanceledError, TransactionRollbackError)
 from psycopg2._objects import Column, ConnectionInfo, Notify, Xid  # noqa: F401
+from psycopg2._password import encrypt_password  # noqa: F401
 from psycopg2._typecast import (  # noqa: F401
     BINARYARRAY, BOOLEAN, BOOLEANARRAY, BYTES, BYTESARRAY, DATE, DATEARRAY,
     DATETIMEARRAY, DATETIMETZARRAY, DECIMAL, DECIMALARRAY, FLOAT, FLOATARRAY,
@@ -44,10 +45,6 @@ def set_wait_callback(callback):
         raise NotSupportedError(
             "set_wait_callback is not needed with puff's driver: inside the puff hub every wait "
             "already lets other greenlets run")
-
-
-def encrypt_password(password, user, scope=None, algorithm=None):
-    raise NotSupportedError("encrypt_password is not supported by puff's driver yet")
 
 
 JSON, JSONARRAY = _default_json()

@@ -140,11 +140,14 @@ derives from the PEP 249 class psycopg2 uses for its SQLSTATE class
 from ._exceptions import (  # noqa: F401 - psycopg2.errors exposes the PEP 249 classes too
 {imports}
 )
+# psycopg2's registry SQLSTATE -> class lives in _psycopg, where the code raising errors reads
+# it; filled at the end of this module.
+from ._psycopg import sqlstate_errors
 
 
 def lookup(code):
     """The exception class of a SQLSTATE; KeyError if the code has none."""
-    return _CLASSES_BY_SQLSTATE[code]
+    return sqlstate_errors[code]
 '''
 
 
@@ -162,9 +165,9 @@ def render_errors(sections, conditions, dbapi_class_for, dbapi_names):
             if index:
                 lines += ["", ""]
             lines += [f"class {class_names[sqlstate]}({base}):", "    pass"]
-    lines += ["", "", "_CLASSES_BY_SQLSTATE = {"]
+    lines += ["", "", "sqlstate_errors.update({"]
     lines += [f"    {code!r}: {class_names[code]}," for code in sorted(class_names)]
-    lines.append("}")
+    lines.append("})")
     return "\n".join(lines) + "\n"
 
 
