@@ -4,8 +4,6 @@ Cases: greenlet spawn+join, hub round trips (sleep(0) with 1,000 greenlets), and
 timers with 1,000 greenlets. Rounds alternate puff, gevent, puff, gevent...; the table shows
 medians and the ratio puff/gevent (higher is better for puff). Writes a CSV and a PNG chart."""
 import argparse
-import csv
-import datetime
 import json
 import os
 import platform
@@ -13,6 +11,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -64,46 +64,12 @@ def main():
                 [python, "-c", f"import runtime_workloads as w; w.{gevent_fn}()"]))
         print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
 
-    rows = []
-    print(f"\n{'case':<24}{'unit':<12}{'puff':>14}{'gevent':>14}{'puff/gevent':>13}")
-    for case, _p, _g, unit in CASES:
-        p = statistics.median(samples[case]["puff"])
-        g = statistics.median(samples[case]["gevent"])
-        rows.append({"case": case, "unit": unit, "puff": round(p), "gevent": round(g),
-                     "ratio": round(p / g, 2)})
-        print(f"{case:<24}{unit:<12}{p:>14,.0f}{g:>14,.0f}{p / g:>12.2f}x")
-
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    csv_path = out_dir / f"runtime-{stamp}.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["samples_puff", "samples_gevent"])
-        writer.writeheader()
-        for row, (case, *_rest) in zip(rows, CASES):
-            writer.writerow({**row, "samples_puff": samples[case]["puff"],
-                             "samples_gevent": samples[case]["gevent"]})
-        f.write("# " + json.dumps(facts) + "\n")
-    print(f"\ncsv: {csv_path}")
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("chart: skipped (matplotlib not installed)")
-        return
-    fig, ax = plt.subplots(figsize=(8, 4))
-    xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [r["puff"] for r in rows], 0.4, label="puff")
-    ax.bar([x + 0.2 for x in xs], [r["gevent"] for r in rows], 0.4, label="gevent")
-    ax.set_xticks(list(xs), [f"{r['case']}\n({r['unit']})" for r in rows])
-    ax.set_ylabel("operations per second (median)")
-    ax.set_title(f"puff hub vs gevent, {facts['cpus']} cores, Python {facts['python']}")
-    ax.legend()
-    fig.tight_layout()
-    png_path = out_dir / f"runtime-{stamp}.png"
-    fig.savefig(png_path, dpi=100)
-    print(f"chart: {png_path}")
+    rows = [{"case": case, "unit": unit,
+             **{peer: round(statistics.median(samples[case][peer])) for peer in ("puff", "gevent")}}
+            for case, _p, _g, unit in CASES]
+    report.print_table(rows, ["puff", "gevent"], [("puff/gevent", "puff", "gevent")])
+    report.write_files("runtime", rows, samples, ["puff", "gevent"], facts, args.out,
+                       f"puff hub vs gevent, {facts['cpus']} cores, Python {facts['python']}")
 
 
 if __name__ == "__main__":
