@@ -29,8 +29,15 @@ import tarfile
 import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
+
+from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
+    MAIN_PYTHON, PASSING, Messages, bucket, differences, mark, read_events,
+    read_known, stop_process_group)
+
+_messages = Messages("django suite")
+say, fail, run_quiet, postgres_server = (
+    _messages.say, _messages.fail, _messages.run_quiet, _messages.postgres_server)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = ROOT / "tests" / "compat"
@@ -41,12 +48,9 @@ RESULTS = CACHE / "django-results"  # per run: .json outcomes, .log output, .eve
 KNOWN_FILE = COMPAT / "django_known_failures.txt"
 REF_REQUIREMENTS = COMPAT / "requirements-django-ref.txt"
 PROJECT_REQUIREMENTS = ROOT / "requirements.txt"
-SERVERS_SH = ROOT / "scripts" / "lib" / "servers.sh"
-MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 LABELS = ["backends", "basic", "transactions", "queries", "model_fields", "expressions",
           "aggregation", "lookup", "postgres_tests"]
-PASSING = {"pass", "xfail"}
 THRESHOLD = 0.99
 # Extensions postgres_tests' first migration creates (Debian's postgresql package ships them).
 EXTENSIONS = ["bloom", "btree_gin", "btree_gist", "citext", "hstore", "pg_trgm", "unaccent",
@@ -56,22 +60,6 @@ EXTENSIONS = ["bloom", "btree_gin", "btree_gist", "citext", "hstore", "pg_trgm",
 MIRRORED_DISTRIBUTIONS = ["Pillow"]
 # Django prefers psycopg 3 when it is importable: neither run may see it.
 PSYCOPG3_DISTRIBUTIONS = ["psycopg", "psycopg-binary", "psycopg-c", "psycopg-pool"]
-
-
-def say(message):
-    print(f"django suite: {message}", flush=True)
-
-
-def fail(message, code=2):
-    print(f"django suite: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def run_quiet(cmd, what, **kwargs):
-    done = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    if done.returncode != 0:
-        fail(f"{what} failed ({' '.join(map(str, cmd))}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    return done.stdout
 
 
 # --- Django's source and the reference venv ---------------------------------------------------
@@ -189,33 +177,6 @@ def check_shim_interpreter(python, version, engine):
 
 # --- the PostgreSQL server ---------------------------------------------------------------------
 
-@contextmanager
-def postgres_server():
-    """$TEST_POSTGRES_URL, or a throwaway cluster from scripts/lib/servers.sh."""
-    if os.environ.get("TEST_POSTGRES_URL"):
-        yield os.environ["TEST_POSTGRES_URL"]
-        return
-    work = tempfile.mkdtemp(prefix="puff-django-suite.")
-    os.chmod(work, 0o755)  # the cluster runs as `postgres` when we are root
-    cluster = os.path.join(work, "postgres")
-    env = {**os.environ, "PYTHON": str(MAIN_PYTHON)}
-    try:
-        started = subprocess.run(
-            ["bash", "-c", 'source "$0" && start_test_postgres "$1" && echo "$TEST_POSTGRES_URL"',
-             SERVERS_SH, cluster], capture_output=True, text=True, env=env)
-        if started.returncode != 0:
-            fail(f"cannot start PostgreSQL:\n{started.stderr[-3000:]}")
-        url = started.stdout.strip().splitlines()[-1]
-        os.environ["TEST_POSTGRES_URL"] = url
-        say(f"throwaway PostgreSQL at {url}")
-        yield url
-    finally:
-        subprocess.run(
-            ["bash", "-c", 'source "$0" && TEST_PG_DIR=$1 && TEST_PG_BINDIR=$(pg_bindir) && stop_test_servers',
-             SERVERS_SH, cluster], capture_output=True, env=env)
-        os.environ.pop("TEST_POSTGRES_URL", None)
-        shutil.rmtree(work, ignore_errors=True)
-
 
 def check_extensions(ref_python, url):
     code = ("import psycopg2, sys; c = psycopg2.connect(sys.argv[1]); cur = c.cursor(); "
@@ -229,39 +190,6 @@ def check_extensions(ref_python, url):
 
 
 # --- one run of Django's suite -----------------------------------------------------------------
-
-def read_events(path):
-    """Outcomes so far, the test that started but never reported (if any), and whether the run
-    reached its end."""
-    outcomes, current, done = {}, None, False
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # the last line of a killed process may be cut short
-            if event["e"] == "start":
-                current = event["id"]
-            elif event["e"] == "result":
-                outcomes[event["id"]] = {"outcome": event["outcome"], "detail": event["detail"]}
-                if event["id"] == current:
-                    current = None
-            elif event["e"] == "done":
-                done = True
-    return outcomes, current, done
-
-
-def stop_process_group(proc):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def run_suite(name, cmd, env, tests_dir, args):
@@ -325,11 +253,6 @@ def run_suite(name, cmd, env, tests_dir, args):
     return result
 
 
-def mark(events, test_id, outcome, detail):
-    with open(events, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"e": "result", "id": test_id, "outcome": outcome, "detail": detail}) + "\n")
-
-
 def suite_command(python_cmd, settings, args):
     return [*python_cmd, f"--settings={settings}", f"--parallel={args.parallel}", "--noinput",
             "-v", "2", *args.labels]
@@ -353,29 +276,6 @@ def label_of(test_id):
 
 def in_labels(test_id, labels):
     return label_of(test_id) in labels
-
-
-def read_known():
-    known = {}
-    if KNOWN_FILE.exists():
-        for line in KNOWN_FILE.read_text().splitlines():
-            test_id, _, reason = line.partition("#")
-            if test_id.strip():
-                known[test_id.strip()] = reason.strip()
-    return known
-
-
-def differences(reference, shim):
-    """Reference passes the shim does not pass: test id -> the shim's outcome."""
-    return {test_id: shim.get(test_id, {"outcome": "not run", "detail": ""})
-            for test_id, ref in reference.items()
-            if ref["outcome"] in PASSING and shim.get(test_id, {}).get("outcome") not in PASSING}
-
-
-def bucket(outcome):
-    if outcome in PASSING:
-        return "pass"
-    return "skip" if outcome == "skip" else "fail"
 
 
 ROW_KEYS = ["ref pass", "ref skip", "ref fail", "pass", "skip", "fail", "not run", "both",
@@ -547,7 +447,7 @@ def main():
             cmd = suite_command(python_cmd, "django_settings.shim", args)
             shim_results.append((runtime, run_suite(f"shim-{runtime}", cmd, env, tests_dir, args)))
 
-    known = read_known()
+    known = read_known(KNOWN_FILE)
     lines, all_ok, all_diffs = [], True, {}
     for runtime, result in shim_results:
         line, ok, diffs = score(f"{runtime} python", ref_outcomes, result, known, args)

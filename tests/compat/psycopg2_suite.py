@@ -35,9 +35,16 @@ import types
 import unittest
 import warnings
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
+    MAIN_PYTHON, PASSING, Messages, bucket, differences, mark, read_events,
+    read_known, stop_process_group)
+
+_messages = Messages("psycopg2 suite")
+say, fail, run_quiet, postgres_server = (
+    _messages.say, _messages.fail, _messages.run_quiet, _messages.postgres_server)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = ROOT / "tests" / "compat"
@@ -47,14 +54,11 @@ REF_VENV = CACHE / "venv-psycopg2-ref"
 RESULTS = CACHE / "psycopg2-results"  # per run: .json outcomes, .log output, .events.jsonl
 KNOWN_FILE = COMPAT / "psycopg2_known_failures.txt"
 REF_REQUIREMENTS = COMPAT / "requirements-psycopg2-ref.txt"
-SERVERS_SH = ROOT / "scripts" / "lib" / "servers.sh"
-MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
 SELF = Path(__file__).resolve()
 
 MODULES = ["test_psycopg2_dbapi20", "test_connection", "test_cursor", "test_transaction",
            "test_with", "test_dates", "test_types_basic", "test_types_extras", "test_quote",
            "test_sql", "test_errors", "test_errcodes"]
-PASSING = {"pass", "xfail"}
 THRESHOLD = 0.95
 TEST_DB = "psycopg2_test"
 SHOWN_DIFFERENCES = 40
@@ -225,21 +229,6 @@ def child_main(argv=None):
 
 # --- the parent: sources, venv, server, runs, scoring -------------------------------------------
 
-def say(message):
-    print(f"psycopg2 suite: {message}", flush=True)
-
-
-def fail(message, code=2):
-    print(f"psycopg2 suite: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def run_quiet(cmd, what, **kwargs):
-    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
-    if done.returncode != 0:
-        fail(f"{what} failed ({' '.join(map(str, cmd))}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    return done.stdout
-
 
 def pinned_version():
     match = re.search(r"^psycopg2-binary==(\S+)", REF_REQUIREMENTS.read_text(), re.I | re.M)
@@ -310,34 +299,6 @@ def reference_env():
             if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV")}
 
 
-@contextmanager
-def postgres_server():
-    """$TEST_POSTGRES_URL, or a throwaway cluster from scripts/lib/servers.sh."""
-    if os.environ.get("TEST_POSTGRES_URL"):
-        yield os.environ["TEST_POSTGRES_URL"]
-        return
-    work = tempfile.mkdtemp(prefix="puff-psycopg2-suite.")
-    os.chmod(work, 0o755)  # the cluster runs as `postgres` when we are root
-    cluster = os.path.join(work, "postgres")
-    env = {**os.environ, "PYTHON": str(MAIN_PYTHON)}
-    try:
-        started = subprocess.run(
-            ["bash", "-c", 'source "$0" && start_test_postgres "$1" && echo "$TEST_POSTGRES_URL"',
-             SERVERS_SH, cluster], capture_output=True, text=True, env=env)
-        if started.returncode != 0:
-            fail(f"cannot start PostgreSQL:\n{started.stderr[-3000:]}")
-        url = started.stdout.strip().splitlines()[-1]
-        os.environ["TEST_POSTGRES_URL"] = url
-        say(f"throwaway PostgreSQL at {url}")
-        yield url
-    finally:
-        subprocess.run(
-            ["bash", "-c", 'source "$0" && TEST_PG_DIR=$1 && TEST_PG_BINDIR=$(pg_bindir) && stop_test_servers',
-             SERVERS_SH, cluster], capture_output=True, env=env)
-        os.environ.pop("TEST_POSTGRES_URL", None)
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def suite_db_env(url):
     """The PSYCOPG2_TESTDB* variables tests/testconfig.py builds the suite's DSN from."""
     parts = urlsplit(url)
@@ -379,44 +340,6 @@ except psycopg2.Error as e:
 
 
 # --- one run of the suite ------------------------------------------------------------------------
-
-def read_events(path):
-    """Outcomes so far, the test that started but never reported (if any), and whether the run
-    reached its end."""
-    outcomes, current, done = {}, None, False
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # the last line of a killed process may be cut short
-            if event["e"] == "start":
-                current = event["id"]
-            elif event["e"] == "result":
-                outcomes[event["id"]] = {k: event.get(k, "") for k in ("outcome", "detail", "traceback")}
-                if event["id"] == current:
-                    current = None
-            elif event["e"] == "done":
-                done = True
-    return outcomes, current, done
-
-
-def mark(events, test_id, outcome, detail):
-    with open(events, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"e": "result", "id": test_id, "outcome": outcome, "detail": detail}) + "\n")
-
-
-def stop_process_group(proc):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def run_suite(name, launcher, env, suite_root, args):
@@ -491,29 +414,6 @@ def module_of(test_id):
 def is_test(test_id):
     """A real test's outcome, not a fixture or import error reported beside the tests."""
     return not re.fullmatch(r"\w+ \(.+\)", test_id) and test_id.count(".") >= 3
-
-
-def read_known():
-    known = {}
-    if KNOWN_FILE.exists():
-        for line in KNOWN_FILE.read_text().splitlines():
-            test_id, _, reason = line.partition("#")
-            if test_id.strip():
-                known[test_id.strip()] = reason.strip()
-    return known
-
-
-def bucket(outcome):
-    if outcome in PASSING:
-        return "pass"
-    return "skip" if outcome == "skip" else "fail"
-
-
-def differences(reference, shim):
-    """Reference passes the shim does not pass: test id -> the shim's outcome."""
-    return {test_id: shim.get(test_id, {"outcome": "not run", "detail": ""})
-            for test_id, ref in reference.items()
-            if ref["outcome"] in PASSING and shim.get(test_id, {}).get("outcome") not in PASSING}
 
 
 ROW_KEYS = ["ref pass", "ref skip", "ref fail", "pass", "skip", "fail", "not run", "both",
@@ -697,7 +597,7 @@ def main():
             shim_results.append((runtime, run_suite(f"shim-{runtime}", shim_launcher(runtime, args),
                                                     env, suite_root, args)))
 
-    known = read_known()
+    known = read_known(KNOWN_FILE)
     lines, all_ok, all_diffs = [], True, {}
     for runtime, result in shim_results:
         line, ok, diffs = score(f"{runtime} python", ref_outcomes, result, known, args.modules)

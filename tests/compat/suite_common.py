@@ -1,0 +1,127 @@
+"""What the external-suite runners (psycopg2_suite.py, django_suite.py) share: messages, the
+throwaway server, per-test event files, known-failure lists and scoring. Stdlib only."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVERS_SH = ROOT / "scripts" / "lib" / "servers.sh"
+MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
+PASSING = {"pass", "xfail"}
+
+
+class Messages:
+    """One-line progress and errors prefixed with the suite's name ("django suite: ...")."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def say(self, message):
+        print(f"{self.name}: {message}", flush=True)
+
+    def fail(self, message, code=2):
+        print(f"{self.name}: error: {message}", file=sys.stderr, flush=True)
+        sys.exit(code)
+
+    def run_quiet(self, cmd, what, **kwargs):
+        done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+        if done.returncode != 0:
+            self.fail(f"{what} failed ({' '.join(map(str, cmd))}):\n"
+                      f"{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        return done.stdout
+
+    @contextmanager
+    def postgres_server(self):
+        """$TEST_POSTGRES_URL, or a throwaway cluster from scripts/lib/servers.sh."""
+        if os.environ.get("TEST_POSTGRES_URL"):
+            yield os.environ["TEST_POSTGRES_URL"]
+            return
+        work = tempfile.mkdtemp(prefix=f"puff-{self.name.replace(' ', '-')}.")
+        os.chmod(work, 0o755)  # the cluster runs as `postgres` when we are root
+        cluster = os.path.join(work, "postgres")
+        env = {**os.environ, "PYTHON": str(MAIN_PYTHON)}
+        try:
+            started = subprocess.run(
+                ["bash", "-c", 'source "$0" && start_test_postgres "$1" && echo "$TEST_POSTGRES_URL"',
+                 SERVERS_SH, cluster], capture_output=True, text=True, env=env)
+            if started.returncode != 0:
+                self.fail(f"cannot start PostgreSQL:\n{started.stderr[-3000:]}")
+            url = started.stdout.strip().splitlines()[-1]
+            os.environ["TEST_POSTGRES_URL"] = url
+            self.say(f"throwaway PostgreSQL at {url}")
+            yield url
+        finally:
+            subprocess.run(
+                ["bash", "-c", 'source "$0" && TEST_PG_DIR=$1 && TEST_PG_BINDIR=$(pg_bindir) && '
+                 'stop_test_servers', SERVERS_SH, cluster], capture_output=True, env=env)
+            os.environ.pop("TEST_POSTGRES_URL", None)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def stop_process_group(proc):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def read_events(path):
+    """Outcomes so far, the test that started but never reported (if any), and whether the run
+    reached its end."""
+    outcomes, current, done = {}, None, False
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # the last line of a killed process may be cut short
+            if event["e"] == "start":
+                current = event["id"]
+            elif event["e"] == "result":
+                outcomes[event["id"]] = {k: event.get(k, "") for k in ("outcome", "detail", "traceback")}
+                if event["id"] == current:
+                    current = None
+            elif event["e"] == "done":
+                done = True
+    return outcomes, current, done
+
+
+def mark(events, test_id, outcome, detail):
+    with open(events, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"e": "result", "id": test_id, "outcome": outcome, "detail": detail}) + "\n")
+
+
+def read_known(path):
+    """test id -> reason, from a known-failures file (`test.id  # reason` lines)."""
+    known = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            test_id, _, reason = line.partition("#")
+            if test_id.strip():
+                known[test_id.strip()] = reason.strip()
+    return known
+
+
+def bucket(outcome):
+    if outcome in PASSING:
+        return "pass"
+    return "skip" if outcome == "skip" else "fail"
+
+
+def differences(reference, shim):
+    """Reference passes the shim does not pass: test id -> the shim's outcome."""
+    return {test_id: shim.get(test_id, {"outcome": "not run", "detail": ""})
+            for test_id, ref in reference.items()
+            if ref["outcome"] in PASSING and shim.get(test_id, {}).get("outcome") not in PASSING}
