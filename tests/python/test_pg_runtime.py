@@ -254,3 +254,19 @@ def test_killed_server_connections_fail_in_flight_queries_then_recover(project):
     lines = result.stdout.strip().splitlines()
     assert lines[0] == str(["OperationalError"] * 4), lines  # Django's wrapper class
     assert lines[1] == str([42] * 8)
+
+
+def test_bad_pool_options_are_one_clear_error(project):
+    env = django_project(project, pool='{"max_size": 0}')
+    project.write("work.py", """
+        import django
+        from django.db import connection
+
+        def main():
+            django.setup()
+            connection.cursor()
+    """)
+    result = project.run("python", "work:main", env=env, timeout=60)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "max_size >= 1" in result.stderr

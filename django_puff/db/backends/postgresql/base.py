@@ -83,6 +83,18 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
                     "DATABASES[%r]['OPTIONS']['pool']: unknown key(s) %s; allowed: %s"
                     % (self.alias, ", ".join(sorted(unknown)), ", ".join(_POOL_DEFAULTS)))
             settings.update(wanted)
+        where = "DATABASES[%r]['OPTIONS']['pool']" % self.alias
+        for key in ("min_size", "max_size"):
+            if not isinstance(settings[key], int) or isinstance(settings[key], bool):
+                raise ImproperlyConfigured("%s: %s must be an integer" % (where, key))
+        if not 0 <= settings["min_size"] <= settings["max_size"] or settings["max_size"] < 1:
+            raise ImproperlyConfigured(
+                "%s: need 0 <= min_size <= max_size and max_size >= 1 (got min_size=%r, "
+                "max_size=%r)" % (where, settings["min_size"], settings["max_size"]))
+        if not isinstance(settings["acquire_timeout"], (int, float)) or \
+                settings["acquire_timeout"] <= 0:
+            raise ImproperlyConfigured("%s: acquire_timeout must be a positive number of seconds"
+                                       % where)
         settings["pool_name"] = self.alias
         return settings
 
