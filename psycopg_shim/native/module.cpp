@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "fast_mogrify.h"
 #include "native_error.h"
 #include "pg_conn.h"
 #include "pg_result.h"
@@ -70,6 +71,7 @@ extern "C" PyMODINIT_FUNC PyInit__psycopg() {
   puff::python::PyRef module = puff::python::PyRef::steal(PyModule_Create(&module_def));
   if (!module) return nullptr;
   if (!add_native_error(module.get()) || !add_result_type(module.get()) ||
+      !add_caster_registry(module.get()) || !add_fast_mogrify(module.get()) ||
       !add_connection_type(module.get()) || !add_pool_functions(module.get())) {
     return nullptr;
   }

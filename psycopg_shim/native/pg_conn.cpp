@@ -268,6 +268,41 @@ PyObject* get_leased(PyObject* self, void*) {
   return PyBool_FromLong(s.pool && s.conn);
 }
 
+// Plain python's dedicated sessions run statements on the calling thread (libpq + poll, GIL
+// released), as a blocking driver does: no reactor round trip per statement.
+bool runs_inline(const State& s) {
+  if (!s.own_io) return false;
+  python::Hub* hub = python::Hub::instance();
+  return !(hub && hub->in_task());
+}
+
+PyObject* outcome_to_python(pg::QueryOutcome& outcome) {
+  if (outcome.error) return raise_native(*outcome.error);
+  if (outcome.results.empty()) Py_RETURN_NONE;
+  // psycopg2 (PQexec) keeps the last result of a multi-statement query.
+  return wrap_result(std::move(outcome.results.back()));
+}
+
+PyObject* execute_inline(State& s, std::string sql) {
+  pg::QueryOutcome outcome;
+  bool interrupted = false;
+  try {
+    python::GilRelease released;
+    outcome = s.conn->execute_inline(std::move(sql), [&interrupted] {
+      python::GilAcquire gil;  // Ctrl-C interrupts a long statement, as time.sleep
+      interrupted = PyErr_CheckSignals() < 0;
+      return interrupted;
+    });
+  } catch (const std::exception& e) {
+    return raise_interface(e.what());
+  }
+  if (interrupted) {
+    s.closed = true;
+    return nullptr;  // the signal handler's exception
+  }
+  return outcome_to_python(outcome);
+}
+
 PyObject* execute(PyObject* self, PyObject* query) {
   State& s = state_of(self);
   std::string sql;
@@ -286,6 +321,7 @@ PyObject* execute(PyObject* self, PyObject* query) {
   if (!lock.held()) return nullptr;
   if (!usable(s)) return nullptr;  // closed while we waited for the lock
   if (!borrow(s)) return nullptr;
+  if (runs_inline(s)) return execute_inline(s, std::move(sql));
   auto outcome = std::make_shared<pg::QueryOutcome>();
   try {
     auto conn = s.conn;
@@ -300,10 +336,7 @@ PyObject* execute(PyObject* self, PyObject* query) {
     return raise_interface(e.what());
   }
   if (s.pool && !s.conn->is_open()) give_back(s);  // broken: the pool replaces it
-  if (outcome->error) return raise_native(*outcome->error);
-  if (outcome->results.empty()) Py_RETURN_NONE;
-  // psycopg2 (PQexec) keeps the last result of a multi-statement query.
-  return wrap_result(std::move(outcome->results.back()));
+  return outcome_to_python(*outcome);
 }
 
 PyObject* cancel(PyObject* self, PyObject*) {

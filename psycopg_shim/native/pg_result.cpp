@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <memory>
 #include <new>
 
 #include "row_builder.h"
@@ -12,6 +13,7 @@ namespace {
 struct ResultObject {
   PyObject_HEAD
   pg::Result result;  // constructed in place by wrap_result, destroyed in dealloc
+  std::unique_ptr<RowBuilder> builder;  // made by the first rows() call, for every block
 };
 
 PyTypeObject* result_type = nullptr;
@@ -20,6 +22,7 @@ ResultObject* self_of(PyObject* self) { return reinterpret_cast<ResultObject*>(s
 
 void dealloc(PyObject* self) {
   PyTypeObject* type = Py_TYPE(self);
+  self_of(self)->builder.~unique_ptr();
   self_of(self)->result.~Result();
   type->tp_free(self);
   Py_DECREF(type);  // instances of heap types own a reference to their type
@@ -45,6 +48,20 @@ PyObject* get_oid_value(PyObject* self, void*) {
   Oid oid = self_of(self)->result.inserted_oid();
   if (oid == InvalidOid) Py_RETURN_NONE;
   return PyLong_FromUnsignedLong(oid);
+}
+
+// The columns' type OIDs, a tuple: what the cursor looks its casters up by.
+PyObject* get_oids(PyObject* self, void*) {
+  const pg::Result& r = self_of(self)->result;
+  const int cols = r.cols();
+  python::PyRef out = python::PyRef::steal(PyTuple_New(cols));
+  if (!out) return nullptr;
+  for (int c = 0; c < cols; ++c) {
+    PyObject* oid = PyLong_FromUnsignedLong(r.field_type(c));
+    if (!oid) return nullptr;
+    PyTuple_SET_ITEM(out.get(), c, oid);
+  }
+  return out.release();
 }
 
 // The PGresult's address, for psycopg2's cursor.pgresult_ptr (libpq calls through ctypes).
@@ -86,30 +103,81 @@ PyObject* value(PyObject* self, PyObject* args) {
   return PyBytes_FromStringAndSize(v.data(), static_cast<Py_ssize_t>(v.size()));
 }
 
-// rows(start, stop, casters, cursor, codec, row_factory) -> list of rows start..stop-1.
+// The result's row builder for `cursor`: made on the first fetch with the casters the cursor's
+// registries give, then kept with the result. nullptr with an exception set.
+RowBuilder* builder_for(ResultObject* me, PyObject* cursor) {
+  const pg::Result& r = me->result;
+  if (!me->builder) {
+    static PyObject* conn_name = PyUnicode_InternFromString("_conn");
+    static PyObject* codec_name = PyUnicode_InternFromString("_codec");
+    python::PyRef casters = python::PyRef::steal(casters_for(r, cursor));
+    if (!casters) return nullptr;
+    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name));
+    if (!conn) return nullptr;
+    python::PyRef codec = python::PyRef::steal(PyObject_GetAttr(conn.get(), codec_name));
+    if (!codec) return nullptr;
+    auto builder = std::make_unique<RowBuilder>();
+    if (!builder->prepare(r, casters.get(), codec.get())) return nullptr;
+    me->builder = std::move(builder);
+  }
+  return me->builder.get();
+}
+
+// cursor.row_factory (psycopg2 reads it at every fetch); None -> empty.
+python::PyRef row_factory_of(PyObject* cursor) {
+  static PyObject* name = PyUnicode_InternFromString("row_factory");
+  python::PyRef factory = python::PyRef::steal(PyObject_GetAttr(cursor, name));
+  if (factory && factory.get() == Py_None) return python::PyRef::borrow(nullptr);
+  return factory;
+}
+
+// rows(start, stop, cursor) -> list of the converted rows start..stop-1.
 PyObject* rows(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 6) {
-    PyErr_SetString(PyExc_TypeError,
-                    "rows(start, stop, casters, cursor, codec, row_factory) takes 6 arguments");
+  if (nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "rows(start, stop, cursor) takes 3 arguments");
     return nullptr;
   }
-  const pg::Result& r = self_of(self)->result;
+  ResultObject* me = self_of(self);
   long start = PyLong_AsLong(args[0]);
   long stop = PyLong_AsLong(args[1]);
   if (PyErr_Occurred()) return nullptr;
+  PyObject* cursor = args[2];
   if (start < 0) start = 0;
-  if (stop > r.rows()) stop = r.rows();
-  RowBuilder builder;
-  if (!builder.prepare(r, args[2], args[3], args[4], args[5])) return nullptr;
+  if (stop > me->result.rows()) stop = me->result.rows();
+  RowBuilder* builder = builder_for(me, cursor);
+  if (!builder) return nullptr;
+  python::PyRef row_factory = row_factory_of(cursor);
+  if (PyErr_Occurred()) return nullptr;
+  PyObject* factory = row_factory.get();
   const Py_ssize_t count = stop > start ? stop - start : 0;
   python::PyRef out = python::PyRef::steal(PyList_New(count));
   if (!out) return nullptr;
   for (Py_ssize_t i = 0; i < count; ++i) {
-    PyObject* row = builder.build(static_cast<int>(start + i));
+    PyObject* row = builder->build(static_cast<int>(start + i), cursor, factory);
     if (!row) return nullptr;
     PyList_SET_ITEM(out.get(), i, row);
   }
   return out.release();
+}
+
+// row(index, cursor) -> the converted row (fetchone's path: no list, no block).
+PyObject* row(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "row(index, cursor) takes 2 arguments");
+    return nullptr;
+  }
+  ResultObject* me = self_of(self);
+  long index = PyLong_AsLong(args[0]);
+  if (index == -1 && PyErr_Occurred()) return nullptr;
+  if (index < 0 || index >= me->result.rows()) {
+    PyErr_SetString(PyExc_IndexError, "row(): index out of range");
+    return nullptr;
+  }
+  RowBuilder* builder = builder_for(me, args[1]);
+  if (!builder) return nullptr;
+  python::PyRef row_factory = row_factory_of(args[1]);
+  if (PyErr_Occurred()) return nullptr;
+  return builder->build(static_cast<int>(index), args[1], row_factory.get());
 }
 
 PyGetSetDef getset[] = {
@@ -119,6 +187,7 @@ PyGetSetDef getset[] = {
     {"cmd_status", get_cmd_status, nullptr, "command tag, e.g. 'INSERT 0 1'", nullptr},
     {"cmd_tuples", get_cmd_tuples, nullptr, "rows affected, -1 when not reported", nullptr},
     {"oid_value", get_oid_value, nullptr, "OID of an inserted row, or None", nullptr},
+    {"oids", get_oids, nullptr, "the columns' type OIDs (tuple)", nullptr},
     {"ptr", get_ptr, nullptr, "address of the PGresult (valid while this object lives)", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
@@ -126,7 +195,9 @@ PyMethodDef methods[] = {
     {"fields", fields, METH_NOARGS, "fields() -> [(name, type_oid, fsize, fmod, table, col)]"},
     {"value", value, METH_VARARGS, "value(row, col) -> bytes | None"},
     {"rows", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(rows)), METH_FASTCALL,
-     "rows(start, stop, casters, cursor, codec, row_factory) -> list of rows"},
+     "rows(start, stop, cursor) -> list of rows"},
+    {"row", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row)), METH_FASTCALL,
+     "row(index, cursor) -> one row"},
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
@@ -150,6 +221,7 @@ PyObject* wrap_result(pg::Result result) {
   PyObject* self = result_type->tp_alloc(result_type, 0);
   if (!self) return nullptr;
   new (&self_of(self)->result) pg::Result(std::move(result));
+  new (&self_of(self)->builder) std::unique_ptr<RowBuilder>();
   return self;
 }
 

@@ -36,11 +36,19 @@ PyObject* parse_int(const char* value, int length) {
 
 }  // namespace
 
-bool RowBuilder::prepare(const pg::Result& result, PyObject* casters, PyObject* cursor,
-                         PyObject* codec, PyObject* row_factory) {
+bool is_utf8_codec(PyObject* codec) {
+  if (!PyUnicode_Check(codec)) return false;
+  const char* name = PyUnicode_AsUTF8(codec);
+  if (!name) {
+    PyErr_Clear();
+    return false;
+  }
+  return std::strcmp(name, "utf_8") == 0 || std::strcmp(name, "utf-8") == 0 ||
+         std::strcmp(name, "utf8") == 0;
+}
+
+bool RowBuilder::prepare(const pg::Result& result, PyObject* casters, PyObject* codec) {
   result_ = &result;
-  cursor_ = cursor;
-  row_factory_ = row_factory == Py_None ? nullptr : row_factory;
   casters_ = python::PyRef::steal(PySequence_Tuple(casters));
   if (!casters_) return false;
   const int cols = result.cols();
@@ -50,19 +58,18 @@ bool RowBuilder::prepare(const pg::Result& result, PyObject* casters, PyObject* 
     return false;
   }
   if (!PyUnicode_Check(codec)) {
-    PyErr_SetString(PyExc_TypeError, "rows(): codec must be a str");
+    PyErr_SetString(PyExc_TypeError, "rows(): the connection's codec must be a str");
     return false;
   }
   codec_ = python::PyRef::borrow(codec);
-  const char* codec_name = PyUnicode_AsUTF8(codec);
-  if (!codec_name) return false;
-  utf8_ = std::strcmp(codec_name, "utf-8") == 0 || std::strcmp(codec_name, "utf8") == 0;
+  utf8_ = is_utf8_codec(codec);
 
   columns_.assign(cols, Column{});
   for (int c = 0; c < cols; ++c) {
     Column& column = columns_[c];
     column.caster = PyTuple_GET_ITEM(casters_.get(), c);
-    python::PyRef native = python::PyRef::steal(PyObject_GetAttrString(column.caster, "native"));
+    static PyObject* native_name = PyUnicode_InternFromString("native");
+    python::PyRef native = python::PyRef::steal(PyObject_GetAttr(column.caster, native_name));
     if (!native) {
       PyErr_Clear();  // a plain callable: always called
       continue;
@@ -84,7 +91,8 @@ PyObject* RowBuilder::text(const char* value, int length) {
   return PyUnicode_Decode(value, length, PyUnicode_AsUTF8(codec_.get()), "strict");
 }
 
-PyObject* RowBuilder::convert(const Column& column, const char* value, int length) {
+PyObject* RowBuilder::convert(const Column& column, const char* value, int length,
+                              PyObject* cursor) {
   switch (column.native) {
     case Native::text:
       return text(value, length);
@@ -111,7 +119,7 @@ PyObject* RowBuilder::convert(const Column& column, const char* value, int lengt
   }
   python::PyRef s = python::PyRef::steal(text(value, length));
   if (!s) return nullptr;
-  PyObject* args[] = {s.get(), cursor_};
+  PyObject* args[] = {s.get(), cursor};
   return PyObject_Vectorcall(column.caster, args, 2, nullptr);
 }
 
@@ -129,11 +137,11 @@ PyObject* bytea_view(const char* text) {
   return PyObject_CallMethod(view.get(), "cast", "s", "c");
 }
 
-PyObject* RowBuilder::build(int row) {
+PyObject* RowBuilder::build(int row, PyObject* cursor, PyObject* row_factory) {
   const int cols = static_cast<int>(columns_.size());
   python::PyRef out;
-  if (row_factory_) {
-    out = python::PyRef::steal(PyObject_CallOneArg(row_factory_, cursor_));
+  if (row_factory) {
+    out = python::PyRef::steal(PyObject_CallOneArg(row_factory, cursor));
   } else {
     out = python::PyRef::steal(PyTuple_New(cols));
   }
@@ -146,14 +154,14 @@ PyObject* RowBuilder::build(int row) {
       if (column.native != Native::none) {
         value = Py_NewRef(Py_None);
       } else {
-        PyObject* args[] = {Py_None, cursor_};
+        PyObject* args[] = {Py_None, cursor};
         value = PyObject_Vectorcall(column.caster, args, 2, nullptr);
       }
     } else {
-      value = convert(column, PQgetvalue(r, row, c), PQgetlength(r, row, c));
+      value = convert(column, PQgetvalue(r, row, c), PQgetlength(r, row, c), cursor);
     }
     if (!value) return nullptr;
-    if (row_factory_) {
+    if (row_factory) {
       python::PyRef owned = python::PyRef::steal(value);
       python::PyRef index = python::PyRef::steal(PyLong_FromLong(c));
       if (!index || PyObject_SetItem(out.get(), index.get(), owned.get()) < 0) return nullptr;
@@ -162,6 +170,83 @@ PyObject* RowBuilder::build(int row) {
     }
   }
   return out.release();
+}
+
+// ---- caster lookup ---------------------------------------------------------------------------
+
+namespace {
+
+struct CasterRegistry {
+  PyObject* global = nullptr;   // _typecast.string_types (owned for the process's life)
+  PyObject* fallback = nullptr;  // _typecast._DEFAULT
+  PyObject* lookup = nullptr;   // _typecast.lookup(oid, cursor)
+};
+CasterRegistry registry;
+
+PyObject* set_caster_registry(PyObject*, PyObject* args) {
+  PyObject *global, *fallback, *lookup;
+  if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &global, &fallback, &lookup)) return nullptr;
+  Py_XSETREF(registry.global, Py_NewRef(global));
+  Py_XSETREF(registry.fallback, Py_NewRef(fallback));
+  Py_XSETREF(registry.lookup, Py_NewRef(lookup));
+  Py_RETURN_NONE;
+}
+
+// A non-empty dict attribute `name` of `owner` (its own casters): true; errors are set.
+bool has_registrations(PyObject* owner, PyObject* name, bool* error) {
+  python::PyRef reg = python::PyRef::steal(PyObject_GetAttr(owner, name));
+  if (!reg) {
+    *error = true;
+    return false;
+  }
+  return PyDict_Check(reg.get()) ? PyDict_GET_SIZE(reg.get()) > 0 : reg.get() != Py_None;
+}
+
+PyMethodDef registry_methods[] = {
+    {"set_caster_registry", set_caster_registry, METH_VARARGS,
+     "set_caster_registry(global_dict, default, lookup): where rows() finds the casters"},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
+PyObject* casters_for(const pg::Result& result, PyObject* cursor) {
+  if (!registry.global) {
+    PyErr_SetString(PyExc_RuntimeError, "psycopg2._typecast did not set the caster registry");
+    return nullptr;
+  }
+  static PyObject* typecasters_name = PyUnicode_InternFromString("_typecasters");
+  static PyObject* conn_name = PyUnicode_InternFromString("_conn");
+  bool error = false;
+  bool own = has_registrations(cursor, typecasters_name, &error);
+  if (!own && !error) {
+    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name));
+    if (!conn) return nullptr;
+    own = conn.get() != Py_None && has_registrations(conn.get(), typecasters_name, &error);
+  }
+  if (error) return nullptr;
+  const int cols = result.cols();
+  python::PyRef out = python::PyRef::steal(PyTuple_New(cols));
+  if (!out) return nullptr;
+  for (int c = 0; c < cols; ++c) {
+    python::PyRef oid = python::PyRef::steal(PyLong_FromUnsignedLong(result.field_type(c)));
+    if (!oid) return nullptr;
+    PyObject* caster;
+    if (own) {  // the cursor's or connection's own registrations: psycopg2's lookup order
+      PyObject* args[] = {oid.get(), cursor};
+      caster = PyObject_Vectorcall(registry.lookup, args, 2, nullptr);
+      if (!caster) return nullptr;
+    } else {
+      caster = PyDict_GetItemWithError(registry.global, oid.get());
+      if (!caster && PyErr_Occurred()) return nullptr;
+      caster = Py_NewRef(caster ? caster : registry.fallback);
+    }
+    PyTuple_SET_ITEM(out.get(), c, caster);
+  }
+  return out.release();
+}
+
+bool add_caster_registry(PyObject* module) {
+  return PyModule_AddFunctions(module, registry_methods) == 0;
 }
 
 }  // namespace puff::psycopg

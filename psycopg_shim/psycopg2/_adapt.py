@@ -14,6 +14,7 @@ import decimal as _decimal
 import math
 import sys
 
+from psycopg2 import _psycopg
 from psycopg2._adapt_datetime import (  # noqa: F401  (the constructors are public here)
     Date, DateFromPy, DateFromTicks, IntervalFromPy, Time, TimeFromPy, TimeFromTicks, Timestamp,
     TimestampFromPy, TimestampFromTicks, quote_date, quote_interval, quote_time, quote_timestamp)
@@ -536,6 +537,10 @@ def mogrify(query, vars, conn):
         query = _query_bytes(query, conn)
     if vars is None or _PERCENT_BYTE not in query:
         return query
+    if conn is not None:
+        fast = _mogrify_fast(query, vars, conn)  # the plain cases, in C++
+        if fast is not None:
+            return fast
     return interpolate(query, vars, _Context(conn).quote)
 
 
@@ -558,3 +563,9 @@ def _query_bytes(query, conn):
         return text.encode(conn._codec if conn is not None else "utf-8")
     raise TypeError("as_string() should return a string: got %s instead"
                     % c_type_name(type(text)))
+
+
+# The C++ fast path quotes None/bool/int/float/str itself while these default adapters are the
+# registered ones (it checks `adapters` on every value, so register_adapter() still wins).
+_psycopg.set_quoting(adapters, ISQLQuote, Int, Boolean, Float, QuotedString, server_string_syntax)
+_mogrify_fast = _psycopg.mogrify_fast

@@ -160,15 +160,16 @@ class connection:
         return result
 
     def _after_statement(self):
-        notices = self._pq.notices()
+        pq = self._pq
+        notices = pq.notices()
         if notices:
             self._deliver_notices(notices)
-        if self._pq.transaction_status == TRANSACTION_STATUS_IDLE and \
-                self._status != STATUS_PREPARED:
+        if pq.transaction_status == TRANSACTION_STATUS_IDLE and self._status != STATUS_PREPARED:
             self._status = STATUS_READY
-        elif self._pq.closed:
+        elif pq.closed:
             self._closed = 2
-        self._maybe_release()
+        if self._pooled:
+            self._maybe_release()
 
     def _deliver_notices(self, texts):
         # `notices` may be any object with append() (a deque...); like psycopg2, a failing
@@ -208,13 +209,14 @@ class connection:
 
     def _execute(self, query, cursor=None, begin=True):
         """cursor.execute's path: BEGIN when psycopg2 would, then the query."""
-        self._check_open()
+        if self._closed or self._pq is None:
+            raise InterfaceError("connection already closed")
         with self._lock:
-            if begin:
+            in_transactions = not self._autocommit or self._entered
+            if begin and in_transactions and self._status == STATUS_READY:
                 self._begin_if_needed()
             result = self._run(query, cursor)
-            if self._pq.transaction_status != TRANSACTION_STATUS_IDLE and \
-                    (not self._autocommit or self._entered):
+            if in_transactions and self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
                 self._status = STATUS_BEGIN
         return result
 

@@ -3,15 +3,17 @@
 import datetime
 from operator import index as _as_int
 
-from psycopg2._constants import TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN
+from psycopg2._adapt import mogrify as _mogrify
+from psycopg2._constants import (
+    STATUS_PREPARED, TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN)
 from psycopg2._exceptions import InterfaceError, NotSupportedError, ProgrammingError
 from psycopg2._objects import Column
+from psycopg2._typecast import lookup as _lookup
 
 _PGRES_COMMAND_OK = 1
 _PGRES_TUPLES_OK = 2
 _PGRES_EMPTY_QUERY = 0
 _NUMERIC_OID = 1700
-_BLOCK = 100  # rows converted at a time by fetchone/iteration
 
 
 def _describe(fields, codec):
@@ -50,8 +52,8 @@ class cursor:
     _withhold = False
     _scrollable = None
     _result = None
+    _description = None  # built from _result when first read: most callers never look
     query = None
-    description = None
     rowcount = -1
 
     def __init__(self, conn, name=None):
@@ -82,10 +84,7 @@ class cursor:
 
     def _reset_result(self):
         self._result = None
-        self._casters = None
-        self._rows = []          # converted rows not yet fetched
-        self._rows_from = 0      # index in the result of self._rows[0]
-        self.description = None
+        self._description = None
         self.rowcount = -1
         self.rownumber = 0
         self.statusmessage = None
@@ -94,6 +93,13 @@ class cursor:
     # ---- attributes ---------------------------------------------------------------------
 
     connection = property(lambda self: self._conn)
+
+    @property
+    def description(self):
+        description = self._description
+        if description is None and self._result is not None:
+            description = self._description = _describe(self._result.fields(), self._conn._codec)
+        return description
     name = property(lambda self: self._name)
 
     @property
@@ -139,19 +145,24 @@ class cursor:
 
     def mogrify(self, query, vars=None):
         # No check that the cursor is open: psycopg2 quotes with a closed one too.
-        from psycopg2._adapt import mogrify
-        return mogrify(query, vars, self._conn)
+        return _mogrify(query, vars, self._conn)
 
     def execute(self, query, vars=None):
+        # The hot path of every driver user: checks inlined, the rare cases in the helpers.
+        conn = self._conn
         if self._name is not None:
             self._check_declarable()
-        self._check_usable()
-        self._conn._check_not_prepared("execute")
-        from psycopg2._adapt import mogrify
-        sql = mogrify(query, vars, self._conn)
+        if conn is None or self._closed or conn.closed:
+            self._check_usable()
+        if conn._status == STATUS_PREPARED:
+            conn._check_not_prepared("execute")
+        sql = _mogrify(query, vars, conn)
         if self._name is not None:
             return self._declare(sql)
-        self._run(sql)
+        if not sql.strip():
+            raise ProgrammingError("can't execute an empty query")
+        self.query = sql
+        self._send(sql)
 
     def _run(self, sql):
         """Runs a statement of the user's: it becomes cursor.query."""
@@ -165,16 +176,14 @@ class cursor:
         becomes the cursor's."""
         self._reset_result()
         result = self._conn._execute(sql, self, begin)
-        self._take(result)
+        if result is not None:
+            self._take(result)
 
     def _take(self, result):
-        if result is None:
-            return
         status = result.status
         if status == _PGRES_TUPLES_OK:
             self._result = result
             self.rowcount = result.ntuples
-            self.description = _describe(result.fields(), self._conn._codec)
         elif status == _PGRES_COMMAND_OK:
             self.rowcount = result.cmd_tuples
         elif status == _PGRES_EMPTY_QUERY:
@@ -192,15 +201,14 @@ class cursor:
         self._conn._check_not_prepared("executemany")
         if self._name is not None:
             raise ProgrammingError("can't call .executemany() on named cursors")
-        from psycopg2._adapt import mogrify
         total = 0
         for vars in vars_list:
-            self._run(mogrify(query, vars, self._conn))
+            self._run(_mogrify(query, vars, self._conn))
             # One statement without a count makes the total unknown, as in psycopg2.
             total = -1 if self.rowcount == -1 or total == -1 else total + self.rowcount
         # psycopg2 discards the rows of the statements it runs here.
         self._result = None
-        self.description = None
+        self._description = None
         self.rowcount = total
 
     def callproc(self, procname, parameters=None):
@@ -230,8 +238,7 @@ class cursor:
         pass
 
     def cast(self, oid, s):
-        from psycopg2._typecast import lookup
-        return lookup(oid, self)(s, self)
+        return _lookup(oid, self)(s, self)
 
     # ---- named (server-side) cursors ----------------------------------------------------
 
@@ -266,38 +273,36 @@ class cursor:
 
     # ---- fetching -----------------------------------------------------------------------
 
-    def _caster_list(self):
-        if self._casters is None:
-            from psycopg2._typecast import lookup
-            self._casters = [lookup(c.type_code, self) for c in self.description]
-        return self._casters
-
     def _convert(self, start, stop):
-        return self._result.rows(start, stop, self._caster_list(), self, self._conn._codec,
-                                 self.row_factory)
+        return self._result.rows(start, stop, self)
 
     def _check_result(self):
         if self._result is None:
             raise ProgrammingError("no results to fetch")
 
     def fetchone(self):
-        self._check_usable()
+        conn = self._conn
+        # conn._closed: set when a statement finds the session broken (what psycopg2 checks).
+        if conn is None or self._closed or conn._closed:
+            self._check_usable()
         if self._name is not None:
             self._fetch_named(1, "fetchone")
-        self._check_result()
-        return self._next_row()
+        result = self._result
+        if result is None:
+            raise ProgrammingError("no results to fetch")
+        number = self.rownumber
+        if number >= result.ntuples:
+            return None
+        self.rownumber = number + 1
+        return result.row(number, self)
 
     def _next_row(self):
         """The row at rownumber of the current result (None past the end), rownumber moved."""
-        if self.rownumber >= self._result.ntuples:
+        number = self.rownumber
+        if number >= self._result.ntuples:
             return None
-        index = self.rownumber - self._rows_from
-        if not 0 <= index < len(self._rows):
-            self._rows = self._convert(self.rownumber, self.rownumber + _BLOCK)
-            self._rows_from = self.rownumber
-            index = 0
-        self.rownumber += 1
-        return self._rows[index]
+        self.rownumber = number + 1
+        return self._result.row(number, self)
 
     def fetchmany(self, size=None):
         if size is None:
@@ -372,9 +377,9 @@ class cursor:
             return
         if self._name is not None and self._conn is not None:
             self._close_server_cursor()
+        self.description  # noqa: B018  (kept after close, as psycopg2: build it before the result goes)
         self._closed = True
         self._result = None
-        self._rows = []
 
     def _close_server_cursor(self):
         status = self._conn.get_transaction_status()

@@ -9,6 +9,7 @@ import decimal
 import functools
 import re
 
+from psycopg2 import _psycopg
 from psycopg2._exceptions import Error, InterfaceError
 from psycopg2._typecast_array import cast_array
 from psycopg2._typecast_datetime import (
@@ -234,3 +235,7 @@ PYDATETIMETZARRAY = _array_caster(DATETIMETZARRAY.values, "PYDATETIMETZARRAY", P
 PYTIMEARRAY = _array_caster(TIMEARRAY.values, "PYTIMEARRAY", PYTIME)
 PYDATEARRAY = _array_caster(DATEARRAY.values, "PYDATEARRAY", PYDATE)
 PYINTERVALARRAY = _array_caster(INTERVALARRAY.values, "PYINTERVALARRAY", PYINTERVAL)
+
+# The row builder (C++) looks casters up itself: the global registry, the default, and lookup()
+# for cursors and connections that have their own registrations.
+_psycopg.set_caster_registry(string_types, _DEFAULT, lookup)

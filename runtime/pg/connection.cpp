@@ -6,6 +6,7 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -126,6 +127,39 @@ void Connection::execute(std::string sql, std::vector<std::optional<std::string>
     self->op_->on_query = std::move(done);
     self->start_query(std::move(sql), std::move(params));
   });
+}
+
+QueryOutcome Connection::execute_inline(std::string sql,
+                                       const std::function<bool()>& interrupted) {
+  if (busy_.exchange(true)) {
+    throw UsageError("pg::Connection::execute_inline called while another operation is in flight");
+  }
+  QueryOutcome outcome;
+  bool done = false;
+  op_ = std::make_unique<Op>();
+  op_->on_query = [&](QueryOutcome o) {
+    outcome = std::move(o);
+    done = true;
+  };
+  inline_ = true;
+  inline_events_ = 0;
+  start_query(std::move(sql), std::nullopt);
+  while (!done) {
+    pollfd p{PQsocket(conn_), inline_events_, 0};
+    int ready = ::poll(&p, 1, 100);
+    if (ready > 0) {
+      inline_events_ = 0;  // on_socket_ready's next arm_wait says what to wait for
+      on_socket_ready();
+    } else if (ready < 0 && errno != EINTR) {
+      fail_lost("waiting for the server");
+    } else if (ready == 0 && interrupted && interrupted()) {
+      close_now();
+      finish(Error{Error::Kind::closed, "",
+                   "the statement was interrupted; the connection is closed", "", ""});
+    }
+  }
+  inline_ = false;
+  return outcome;
 }
 
 bool Connection::cancel(std::string* why) {
@@ -417,6 +451,10 @@ bool Connection::watch_socket() {
 }
 
 void Connection::arm_wait(bool for_write) {
+  if (inline_) {
+    inline_events_ = for_write ? POLLOUT : POLLIN;
+    return;
+  }
   const unsigned generation = ++wait_generation_;
   auto self = shared_from_this();
   socket_->async_wait(

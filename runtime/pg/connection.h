@@ -80,6 +80,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void execute(std::string sql, std::vector<std::optional<std::string>> params,
                QueryCallback done);
 
+  // Runs `sql` on the calling thread with libpq and poll(), no io_context: for a connection whose
+  // io_context no other thread runs (plain python's dedicated sessions), it saves the reactor's
+  // work and a wake-up per statement. `interrupted` is called after each 100 ms of waiting;
+  // true closes the connection and the outcome's error is Error::closed. Not thread-safe with
+  // the asynchronous operations: call it only between them. Throws UsageError when busy.
+  QueryOutcome execute_inline(std::string sql, const std::function<bool()>& interrupted);
+
   // Asks the server to cancel the running statement (it then fails with SQLSTATE 57014).
   // Any thread; blocks for a round trip to the server, so keep it off the IO threads.
   // Returns false with a reason when the request could not be sent.
@@ -118,7 +125,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void take_result(PGresult* result);
 
   bool watch_socket();  // (re)dups libpq's socket into socket_; false when it has none
-  void arm_wait(bool for_write);
+  void arm_wait(bool for_write);  // inline operations: records what to poll for instead
   void on_socket_ready();
   void finish(std::optional<Error> error);
   void fail_lost(const std::string& during);
@@ -138,6 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Phase phase_ = Phase::none;
   unsigned wait_generation_ = 0;  // stale socket waits are ignored
   unsigned op_generation_ = 0;    // stale timers are ignored
+  short inline_events_ = 0;       // execute_inline: POLLIN/POLLOUT asked by arm_wait, 0 = none
+  bool inline_ = false;           // an execute_inline is running
 
   std::atomic<bool> busy_{false};
   std::atomic<bool> open_{false};
