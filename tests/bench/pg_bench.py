@@ -4,11 +4,15 @@ Cases (a 10,000-row World table, autocommit, client-side parameters for every dr
 - plain loop, 1 row / 20 rows: one connection, one query after another (plain python);
 - 100 callers, 1 row / 20 rows: 100 greenlets on puff's hub, each with its own connection,
   vs psycopg2 and psycopg with 100 threads (their way to overlap waits).
-Rounds alternate the drivers; the table shows medians of queries per second."""
+Rounds alternate the drivers; the table shows medians of queries per second. The plain loops
+are also counted in CPU instructions per query (valgrind's callgrind, all user-space code of the
+client process: the figure that stays put on a shared, noisy machine)."""
 import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +51,23 @@ def sample(cmd):
     return data["ops"] / data["seconds"]
 
 
+# Queries of the two callgrind runs whose difference gives instructions per query.
+INSTRUCTION_RUNS = (200, 1200)
+
+
+def instructions_per_query(peer, workload, url, puff_bin, peer_python):
+    counts = []
+    for n in INSTRUCTION_RUNS:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+               *command(peer, workload, url, n, puff_bin, peer_python)]
+        out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600)
+        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+        if out.returncode != 0 or not found:
+            sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+        counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0])
+
+
 def create_world(url):
     import psycopg2  # the project's venv: puff's driver
     conn = psycopg2.connect(url)
@@ -83,6 +104,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--peer-python", required=True, help="python of the peers' venv")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="skip the callgrind instruction counts of the plain loops")
     args = parser.parse_args()
     url = os.environ["TEST_POSTGRES_URL"]
     puff_bin = os.environ.get("PUFF_BIN", str(ROOT / ".venv" / "bin" / "puff"))
@@ -101,9 +124,22 @@ def main():
     rows = [{"case": case, "unit": "queries/s",
              **{p: round(statistics.median(samples[case][p])) for p in PEERS}}
             for case, _w, _n in CASES]
+    if not args.no_instructions:
+        if not shutil.which("valgrind"):
+            sys.exit("bench: valgrind is missing (apt-get install valgrind), or pass "
+                     "--no-instructions")
+        for case, workload, _n in CASES:
+            if workload.startswith("plain"):
+                rows.append({"case": case, "unit": "instr/query",
+                             **{p: round(instructions_per_query(p, workload, url, puff_bin,
+                                                                args.peer_python))
+                                for p in PEERS}})
+                samples[case + " (instructions)"] = {p: [rows[-1][p]] for p in PEERS}
+                rows[-1]["case"] += " (instructions)"
     report.print_table(rows, PEERS, [("puff/psycopg2", "puff", "psycopg2"),
                                      ("puff/psycopg", "puff", "psycopg")])
-    print("  (100 callers: puff = 100 greenlets on the hub; psycopg2/psycopg = 100 threads)")
+    print("  (100 callers: puff = 100 greenlets on the hub; psycopg2/psycopg = 100 threads;"
+          " instr/query: fewer is better, so a ratio below 1 is puff ahead)")
     report.write_files("pg", rows, samples, PEERS, info, args.out,
                        f"puff's driver vs psycopg2 and psycopg, {info['cpus']} cores")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 def print_table(rows, peers, ratios):
     """ratios: [(label, numerator peer, denominator peer)], printed as x-factors."""
-    header = f"{'case':<30}{'unit':<10}" + "".join(f"{p:>13}" for p in peers)
+    header = f"{'case':<36}{'unit':<13}" + "".join(f"{p:>13}" for p in peers)
     header += "".join(f"{label:>16}" for label, _n, _d in ratios)
     print("\n" + header)
     for row in rows:
-        line = f"{row['case']:<30}{row['unit']:<10}"
+        line = f"{row['case']:<36}{row['unit']:<13}"
         line += "".join(f"{row[p]:>13,.0f}" if row.get(p) else f"{'-':>13}" for p in peers)
         for _label, n, d in ratios:
             value = f"{row[n] / row[d]:.2f}x" if row.get(n) and row.get(d) else "-"
@@ -42,6 +42,7 @@ def write_files(name, rows, samples, peers, facts, out_dir, title):
     except ImportError:
         print("chart: skipped (matplotlib not installed)")
         return
+    rows = [row for row in rows if row["unit"].endswith("/s")]  # one scale: throughput
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(peers)
     for i, peer in enumerate(peers):
