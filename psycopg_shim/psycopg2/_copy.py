@@ -12,23 +12,15 @@ DEFAULT_SIZE = 8192  # psycopg2's read size for COPY FROM
 
 
 def copy_from(cursor, file, table, sep="\t", null="\\N", size=DEFAULT_SIZE, columns=None):
-    table, sep, null = _text_argument(table, 2), _text_argument(sep, 3), _text_argument(null, 4)
+    texts = _text_arguments(table, sep, null)
     size = _as_int(size)
-    if not hasattr(file, "read"):
-        raise TypeError("argument 1 must have a .read() method")
-    _check_cursor(cursor, "copy_from")
-    query = b"COPY %s%s FROM stdin WITH DELIMITER AS %s NULL AS %s" % (
-        _identifier(table.encode()), _column_list(columns), *_literals(cursor, sep, null))
+    query = _table_statement(cursor, "copy_from", file, "read", b"FROM stdin", texts, columns)
     _run(cursor, query, file, size)
 
 
 def copy_to(cursor, file, table, sep="\t", null="\\N", columns=None):
-    table, sep, null = _text_argument(table, 2), _text_argument(sep, 3), _text_argument(null, 4)
-    if not hasattr(file, "write"):
-        raise TypeError("argument 1 must have a .write() method")
-    _check_cursor(cursor, "copy_to")
-    query = b"COPY %s%s TO stdout WITH DELIMITER AS %s NULL AS %s" % (
-        _identifier(table.encode()), _column_list(columns), *_literals(cursor, sep, null))
+    texts = _text_arguments(table, sep, null)
+    query = _table_statement(cursor, "copy_to", file, "write", b"TO stdout", texts, columns)
     _run(cursor, query, file, DEFAULT_SIZE)
 
 
@@ -74,13 +66,26 @@ def _check_cursor(cursor, method):
     cursor.connection._check_not_prepared(method)
 
 
-def _text_argument(value, position):
-    # psycopg2 parses these as C strings ("s"): str only, without NUL.
-    if not isinstance(value, str):
-        raise TypeError("argument %d must be str, not %s" % (position, c_type_name(type(value))))
-    if "\0" in value:
-        raise ValueError("embedded null character")
-    return value
+def _text_arguments(*values):
+    # psycopg2 parses table, sep and null (arguments 2 to 4) as C strings: str only, no NUL.
+    for position, value in enumerate(values, 2):
+        if not isinstance(value, str):
+            raise TypeError("argument %d must be str, not %s"
+                            % (position, c_type_name(type(value))))
+        if "\0" in value:
+            raise ValueError("embedded null character")
+    return values
+
+
+def _table_statement(cursor, method, file, needs, direction, texts, columns):
+    """copy_from/copy_to's checks, in psycopg2's order, and their COPY statement."""
+    if not hasattr(file, needs):
+        raise TypeError("argument 1 must have a .%s() method" % needs)
+    _check_cursor(cursor, method)
+    table, sep, null = texts
+    return b"COPY %s%s %s WITH DELIMITER AS %s NULL AS %s" % (
+        _identifier(table.encode()), _column_list(columns), direction,
+        *_literals(cursor, sep, null))
 
 
 def _identifier(name):

@@ -99,9 +99,10 @@ void Connection::start_copy_step(CopyTurn expected, const char* call,
                      " called while no COPY step of that kind is pending");
   }
   auto self = shared_from_this();
-  boost::asio::post(strand_, [self, turn, step = std::move(step), done = std::move(done)]() mutable {
-    if (self->resume_copy(std::move(done))) step(turn);
-  });
+  boost::asio::post(strand_,
+                    [self, turn, step = std::move(step), done = std::move(done)]() mutable {
+                      if (self->resume_copy(std::move(done))) step(turn);
+                    });
 }
 
 // The caller's next step arrived: false when the operation already ended (closed meanwhile)

@@ -51,7 +51,8 @@ TEST(PgCopy, RoundTripsRowsWithNullsAndUnicodeInAnySplit) {
   EXPECT_EQ(in.outcome.results[0].command_status(), "COPY 4");
   EXPECT_EQ(in.outcome.results[0].affected_rows(), 4);
 
-  auto check = query_sync(*c, "SELECT body IS NULL, body FROM copied WHERE id IN (2, 3) ORDER BY id");
+  auto check =
+      query_sync(*c, "SELECT body IS NULL, body FROM copied WHERE id IN (2, 3) ORDER BY id");
   ASSERT_FALSE(check.error);
   EXPECT_EQ(check.results[0].value(0, 0), "t");
   EXPECT_EQ(check.results[0].value(1, 1), "déjà vu ✓");
