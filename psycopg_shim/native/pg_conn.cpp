@@ -8,6 +8,7 @@
 #include <string>
 
 #include "connection_io.h"
+#include "copy.h"
 #include "native_error.h"
 #include "pg/connection.h"
 #include "pg/pool.h"
@@ -15,62 +16,12 @@
 #include "pg_result.h"
 #include "python/hub.h"
 #include "python/wait.h"
+#include "session.h"
 
 namespace puff::psycopg {
 namespace {
 
-// A session is dedicated (psycopg2's model: `conn` for the object's life) or pooled: `conn` is
-// borrowed from `pool` by the first statement and given back by release() (the package calls
-// it when the transaction is over), so many PGConns share few server connections.
-struct State {
-  // Plain python, dedicated session: the connection's own io_context, run by the waiting thread
-  // (declared first: destroyed after the connection, once its handlers have run).
-  std::unique_ptr<boost::asio::io_context> own_io;
-  std::shared_ptr<pg::Connection> conn;  // dedicated, or the leased one (null between leases)
-  std::shared_ptr<pg::Pool> pool;
-  pg::Lease lease;
-  std::mutex op_mutex;  // one operation at a time
-  pid_t pid = ::getpid();
-  bool closed = false;  // close() was called or an interrupted wait closed it
-  // What a pooled session answers between leases (the pool's sessions are configured alike).
-  int server_version = 0;
-  int backend_pid = 0;
-  pg::SessionInfo info;
-  std::vector<std::pair<std::string, std::string>> parameters;
-};
-
-// The server parameters remembered between leases (the ones drivers and Django ask for).
-constexpr const char* kRememberedParameters[] = {
-    "TimeZone", "DateStyle", "IntervalStyle", "client_encoding", "server_encoding",
-    "standard_conforming_strings", "integer_datetimes", "server_version", "is_superuser",
-    "session_authorization", "application_name"};
-
-void remember_session(State& s) {
-  s.server_version = s.conn->server_version();
-  s.backend_pid = s.conn->backend_pid();
-  s.info = s.conn->session_info();
-  s.parameters.clear();
-  for (const char* name : kRememberedParameters) {
-    s.parameters.emplace_back(name, s.conn->parameter_status(name));
-  }
-}
-
-struct ConnObject {
-  PyObject_HEAD
-  State* state;
-};
-
 PyTypeObject* conn_type = nullptr;
-
-State& state_of(PyObject* self) { return *reinterpret_cast<ConnObject*>(self)->state; }
-
-// Runs what is left on a private io_context (the close) so that no handler outlives it.
-void finish_own_io(State& s) {
-  if (!s.own_io) return;
-  python::GilRelease released;
-  s.own_io->restart();
-  s.own_io->run();
-}
 
 void dealloc(PyObject* self) {
   PyTypeObject* type = Py_TYPE(self);
@@ -82,94 +33,6 @@ void dealloc(PyObject* self) {
   }
   type->tp_free(self);
   Py_DECREF(type);
-}
-
-bool usable(State& s) {
-  if (s.pid != ::getpid()) {
-    raise_interface("this connection was opened before fork(); open a new one in the child");
-    return false;
-  }
-  if (s.closed || (s.conn && !s.pool && !s.conn->is_open())) {
-    raise_interface("connection already closed");
-    return false;
-  }
-  return true;
-}
-
-// Holds State::op_mutex for one operation.
-class OperationLock {
- public:
-  explicit OperationLock(State& s) : mutex_(s.op_mutex) {
-    if (mutex_.try_lock()) {
-      held_ = true;
-      return;
-    }
-    python::Hub* hub = python::Hub::instance();
-    if (hub && hub->in_task()) {
-      // Waiting would block the hub thread that the other greenlet needs to finish.
-      raise_interface(
-          "another greenlet is using this connection; use one connection per greenlet (Django "
-          "does) or a pool");
-      return;
-    }
-    python::GilRelease released;
-    mutex_.lock();
-    held_ = true;
-  }
-  ~OperationLock() {
-    if (held_) mutex_.unlock();
-  }
-  bool held() const { return held_; }
-
- private:
-  std::mutex& mutex_;
-  bool held_ = false;
-};
-
-// Runs `start(done)` and waits. On interrupt (Ctrl-C, a killed greenlet) the session is closed:
-// its state is unknown and nothing else may wait on it.
-template <class Start>
-bool wait_for(State& s, Start start) {
-  auto conn = s.conn;
-  bool ok = python::wait_native(start, [conn] { conn->close(); }, s.own_io.get());
-  if (!ok) s.closed = true;
-  return ok;
-}
-
-// Pooled sessions: borrow a server connection for the coming statements. false = exception.
-bool borrow(State& s) {
-  if (!s.pool || s.conn) return true;
-  struct Slot {
-    std::optional<pg::Error> error;
-    pg::Lease lease;
-  };
-  auto slot = std::make_shared<Slot>();
-  auto pool = s.pool;
-  // An interrupted wait leaves the slot to the pool's callback: a lease that arrives late goes
-  // straight back to the pool when the slot dies.
-  bool ok = python::wait_native([&](python::Completion done) {
-    pool->acquire([slot, done](std::optional<pg::Error> e, pg::Lease lease) {
-      slot->error = std::move(e);
-      slot->lease = std::move(lease);
-      done.complete();
-    });
-  });
-  if (!ok) return false;
-  if (slot->error) {
-    raise_native(*slot->error);
-    return false;
-  }
-  s.lease = std::move(slot->lease);
-  s.conn = s.lease.connection().shared_from_this();
-  remember_session(s);
-  return true;
-}
-
-void give_back(State& s) {
-  if (!s.pool || !s.conn) return;
-  if (s.conn->is_open()) remember_session(s);
-  s.conn.reset();
-  s.lease.release();  // rolled back by the pool if a transaction was left open
 }
 
 PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
@@ -459,6 +322,8 @@ PyGetSetDef getset[] = {
 
 PyMethodDef methods[] = {
     {"execute", execute, METH_O, "execute(query: bytes) -> PGResult | None (the last result)"},
+    {"copy", copy, METH_VARARGS,
+     "copy(query: bytes, read, write) -> PGResult | None: runs COPY FROM STDIN / TO STDOUT"},
     {"cancel", cancel, METH_NOARGS, "cancel(): ask the server to cancel the running statement"},
     {"close", close, METH_NOARGS, "close()"},
     {"release", release, METH_NOARGS,

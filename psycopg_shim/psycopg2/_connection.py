@@ -143,18 +143,28 @@ class connection:
             raise ProgrammingError(
                 "%s cannot be used with a prepared two-phase transaction" % what)
 
-    def _run(self, query, cursor=None):
-        """Send one query (bytes), return the native result. Errors become psycopg2's."""
+    def _run(self, query, cursor=None, copy=None):
+        """Send one query (bytes), return the native result. Errors become psycopg2's.
+        `copy`: (read, write) for the COPY FROM STDIN / TO STDOUT the query may run."""
         if self._pooled and _SESSION_STATEMENT.match(query):
             self._session_dirty = True
         try:
-            result = self._pq.execute(query)
+            if copy is None:
+                result = self._pq.execute(query)
+            else:
+                result = self._pq.copy(query, *copy)
         except _psycopg.NativeError as e:
             self._error_message = e.message
             self._after_statement()
             if self._pq.closed and e.kind != "query_failed":
                 self._closed = 2
-            raise from_native(e, cursor) from None
+            # A COPY's file failure is the error's cause (None otherwise: no context shown).
+            raise from_native(e, cursor) from e.__cause__
+        except Exception:
+            if copy is None:
+                raise
+            self._after_statement()  # the COPY's file raised; the statement ended all the same
+            raise
         self._error_message = None
         self._after_statement()
         return result
@@ -207,7 +217,7 @@ class connection:
                                            self._deferrable))
         self._status = STATUS_BEGIN
 
-    def _execute(self, query, cursor=None, begin=True):
+    def _execute(self, query, cursor=None, begin=True, copy=None):
         """cursor.execute's path: BEGIN when psycopg2 would, then the query."""
         if self._closed or self._pq is None:
             raise InterfaceError("connection already closed")
@@ -215,7 +225,7 @@ class connection:
             in_transactions = not self._autocommit or self._entered
             if begin and in_transactions and self._status == STATUS_READY:
                 self._begin_if_needed()
-            result = self._run(query, cursor)
+            result = self._run(query, cursor, copy)
             if in_transactions and self._pq.transaction_status != TRANSACTION_STATUS_IDLE:
                 self._status = STATUS_BEGIN
         return result

@@ -6,7 +6,7 @@ from operator import index as _as_int
 from psycopg2._adapt import mogrify as _mogrify
 from psycopg2._constants import (
     STATUS_PREPARED, TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN)
-from psycopg2._exceptions import InterfaceError, NotSupportedError, ProgrammingError
+from psycopg2._exceptions import InterfaceError, InternalError, ProgrammingError
 from psycopg2._objects import Column
 from psycopg2._typecast import lookup as _lookup
 
@@ -188,9 +188,8 @@ class cursor:
             self.rowcount = result.cmd_tuples
         elif status == _PGRES_EMPTY_QUERY:
             raise ProgrammingError("can't execute an empty query")
-        else:
-            raise NotSupportedError(
-                "COPY is not supported by puff's driver yet (copy_from/copy_to/copy_expert)")
+        else:  # COPY results stay in the native layer: nothing else is expected
+            raise InternalError("unexpected result status %d" % status)
         self.statusmessage = result.cmd_status or None
         oid = result.oid_value
         self.lastrowid = oid if oid is not None else 0
@@ -411,10 +410,23 @@ class cursor:
 
     # ---- COPY -----------------------------------------------------------------------------
 
-    def copy_from(self, *args, **kwargs):
-        raise NotSupportedError("COPY is not supported by puff's driver yet")
+    def copy_from(self, file, table, sep="\t", null="\\N", size=8192, columns=None):
+        from psycopg2 import _copy
+        _copy.copy_from(self, file, table, sep, null, size, columns)
 
-    copy_to = copy_expert = copy_from
+    def copy_to(self, file, table, sep="\t", null="\\N", columns=None):
+        from psycopg2 import _copy
+        _copy.copy_to(self, file, table, sep, null, columns)
+
+    def copy_expert(self, sql, file, size=8192):
+        from psycopg2 import _copy
+        _copy.copy_expert(self, sql, file, size)
+
+    def _copy(self, sql, read, write):
+        """Runs `sql`, whose COPY FROM STDIN / TO STDOUT read()s and write()s (psycopg2._copy)."""
+        self.query = sql
+        self._reset_result()
+        self._take(self._conn._execute(sql, self, copy=(read, write)))
 
     def __repr__(self):
         return "<cursor object at 0x%x; closed: %d>" % (id(self), self.closed)

@@ -253,6 +253,7 @@ _CLASS_BY_NATIVE_KIND = {
     "closed": OperationalError,
     "cancelled": QueryCanceledError,
     "interface": InterfaceError,
+    "copy_refused": ProgrammingError,
 }
 # Kinds that psycopg2 reports from a failed statement (its pq_raise): the exception keeps the
 # libpq text as pgerror and its str() drops the leading severity. Other failures are raised
@@ -260,6 +261,13 @@ _CLASS_BY_NATIVE_KIND = {
 _STATEMENT_KINDS = frozenset({"query_failed", "connection_lost"})
 _SEVERITY_PREFIXES = ("ERROR:  ", "FATAL:  ", "PANIC:  ")
 _SEVERITY_PREFIX_LENGTH = 8
+
+
+def _copy_refused_message(message):
+    # execute() met COPY FROM STDIN / TO STDOUT (the native layer ended it): psycopg2's words.
+    if "COPY FROM STDIN" in message:
+        return "can't execute COPY FROM: use the copy_from() method instead"
+    return "can't execute COPY TO: use the copy_to() method instead"
 
 
 def _without_severity(message):
@@ -273,6 +281,8 @@ def from_native(native_error, cursor=None):
     kind = native_error.kind
     message = native_error.message
     sqlstate = native_error.sqlstate
+    if kind == "copy_refused":
+        message = _copy_refused_message(message)
     # psycopg2 raises connection failures as OperationalError even when the server sent a
     # SQLSTATE (a missing database is not a ProgrammingError at connect time).
     if kind == "connect_failed" or (not sqlstate and kind not in _STATEMENT_KINDS):

@@ -12,6 +12,7 @@
 #include <exception>
 
 #include "core/log.h"
+#include "pg/detail/connection_op.h"
 #include "pg/detail/libpq_text.h"
 
 namespace puff::pg {
@@ -54,13 +55,6 @@ bool conninfo_value(const std::string& conninfo, const char* keyword, std::strin
 
 }  // namespace
 
-struct Connection::Op {
-  ConnectCallback on_connect;
-  QueryCallback on_query;
-  QueryOutcome outcome;
-  bool copy_out = false;  // draining an unsupported COPY TO STDOUT
-};
-
 const char* kind_name(Error::Kind kind) {
   switch (kind) {
     case Error::Kind::connect_failed: return "connect_failed";
@@ -70,6 +64,7 @@ const char* kind_name(Error::Kind kind) {
     case Error::Kind::pool_timeout: return "pool_timeout";
     case Error::Kind::cancelled: return "cancelled";
     case Error::Kind::closed: return "closed";
+    case Error::Kind::copy_refused: return "copy_refused";
   }
   return "unknown";
 }
@@ -367,19 +362,14 @@ void Connection::flush_step() {
 void Connection::read_step() {
   if (!PQconsumeInput(conn_)) return fail_lost("reading a result");
   for (;;) {
-    if (op_->copy_out) {
-      char* buffer = nullptr;
-      int n;
-      while ((n = PQgetCopyData(conn_, &buffer, 1)) > 0) PQfreemem(buffer);
-      if (n == 0) return arm_wait(false);
-      if (n == -2) return fail_lost("reading COPY data");
-      op_->copy_out = false;
-    }
     if (PQisBusy(conn_)) return arm_wait(false);
     PGresult* r = PQgetResult(conn_);
     if (!r) break;
     take_result(r);
-    if (phase_ == Phase::flushing) return flush_step();  // COPY FROM STDIN refused
+    // A COPY began (connection_copy.cpp): its data comes first, then the next results.
+    if (phase_ == Phase::copy_in) return copy_in_step();
+    if (phase_ == Phase::copy_out) return copy_out_step();
+    if (!op_) return;  // refused and closed (a replication stream)
   }
   if (PQstatus(conn_) == CONNECTION_BAD) return fail_lost("running a query");
   finish(std::nullopt);
@@ -388,10 +378,6 @@ void Connection::read_step() {
 void Connection::take_result(PGresult* raw) {
   Result result(raw);
   QueryOutcome& out = op_->outcome;
-  const Error copy_error{Error::Kind::query_failed, "0A000",
-                         "COPY FROM STDIN / TO STDOUT is not supported by puff's driver; use "
-                         "COPY with a server-side file or INSERT instead",
-                         "", ""};
   switch (result.status()) {
     case PGRES_FATAL_ERROR:
       if (!out.error) {
@@ -400,14 +386,18 @@ void Connection::take_result(PGresult* raw) {
       }
       return;
     case PGRES_COPY_IN:
-      if (!out.error) out.error = copy_error;
-      PQputCopyEnd(conn_, "COPY FROM STDIN is not supported by puff");
-      phase_ = Phase::flushing;
-      return;
     case PGRES_COPY_OUT:
-      if (!out.error) out.error = copy_error;
-      op_->copy_out = true;
+      begin_copy(result.status());
       return;
+    case PGRES_COPY_BOTH: {
+      // Only a replication connection gets here (START_REPLICATION): no way to finish it.
+      Error e{Error::Kind::query_failed, "0A000",
+              "replication streams (COPY BOTH) are not supported; the connection was closed", "",
+              ""};
+      close_now();
+      finish(e);
+      return;
+    }
     default:
       out.results.push_back(std::move(result));
   }
@@ -489,6 +479,13 @@ void Connection::on_socket_ready() {
     case Phase::reading:
       read_step();
       return;
+    case Phase::copy_in:
+      if (!PQconsumeInput(conn_)) return fail_lost("sending COPY data");
+      copy_in_step();
+      return;
+    case Phase::copy_out:
+      copy_out_step();
+      return;
     case Phase::none:
       return;
   }
@@ -500,22 +497,30 @@ void Connection::finish(std::optional<Error> error) {
   phase_ = Phase::none;
   ++op_generation_;
   connect_timer_.cancel();
+  if (op_ && op_->copy_mode && !op_->on_copy) {
+    // Between two copy() steps nobody waits for an answer: the caller's next call gets it.
+    if (error) op_->outcome.error = std::move(error);
+    op_->ended = true;
+    update_state();
+    return;
+  }
+  copy_turn_.store(CopyTurn::none);
   std::unique_ptr<Op> op = std::move(op_);
   update_state();
   busy_.store(false);
   if (!op) return;
-  try {
+  if (error) op->outcome.error = std::move(error);
+  detail::run_callback([&] {
     if (op->on_connect) {
-      op->on_connect(std::move(error));
+      op->on_connect(std::move(op->outcome.error));
     } else if (op->on_query) {
-      if (error) op->outcome.error = std::move(error);
       op->on_query(std::move(op->outcome));
+    } else if (op->on_copy) {
+      CopyStep step;
+      step.outcome = std::move(op->outcome);
+      op->on_copy(std::move(step));
     }
-  } catch (const std::exception& e) {
-    core::log_error("pg: a connection callback threw (ignored): ", e.what());
-  } catch (...) {
-    core::log_error("pg: a connection callback threw a non-standard exception (ignored)");
-  }
+  });
 }
 
 void Connection::close_now() {

@@ -49,6 +49,21 @@ struct QueryOutcome {
   std::vector<Result> results;
 };
 
+// One step of a copy() operation: what happened, and what the caller does next.
+struct CopyStep {
+  enum class Kind {
+    copy_in,   // COPY FROM STDIN waits for data: copy_in_put(), copy_in_end() or copy_abort()
+    copy_out,  // COPY TO STDOUT sent `data`: copy_out_next() or copy_abort()
+    done,      // the text ran to its end: `outcome` as execute() reports it
+  };
+  Kind kind = Kind::done;
+  // copy_out: whole CopyData messages (one row each in text and CSV format), about
+  // kCopyBatchBytes at most: the caller writes them out before asking for more, so memory stays
+  // bounded whatever the size of the table.
+  std::string data;
+  QueryOutcome outcome;  // done: every result (a COPY's is "COPY n") and the first error
+};
+
 // What libpq says about an established session (PQhost, PQport, ...), captured at connect.
 struct SessionInfo {
   std::string host;  // host name, address or socket directory
@@ -66,6 +81,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using ConnectCallback = std::function<void(std::optional<Error>)>;
   using QueryCallback = std::function<void(QueryOutcome)>;
+  using CopyCallback = std::function<void(CopyStep)>;
+
+  static constexpr std::size_t kCopyBatchBytes = 256 * 1024;
 
   static std::shared_ptr<Connection> create(boost::asio::io_context& io);
   ~Connection();
@@ -98,6 +116,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Notices captured since the last call (at most 1000 are kept, the oldest dropped). Any thread.
   std::vector<Notice> drain_notices();
 
+  // Runs `sql` (simple query protocol, like execute(sql)) and lets the caller drive any COPY
+  // FROM STDIN / TO STDOUT in it, one step at a time. Each call here answers once with the next
+  // CopyStep; the operation stays in flight (is_busy()) until a step is `done`, and a step only
+  // allows the calls its kind names (others throw UsageError). execute() refuses COPY
+  // (Error::copy_refused); copy() runs other statements exactly as execute() does.
+  void copy(std::string sql, CopyCallback step);
+  // COPY TO STDOUT: the next batch of data (copy_out), or what follows the COPY.
+  void copy_out_next(CopyCallback step);
+  // COPY FROM STDIN: sends `data` (any split of the input is fine); answers copy_in once the
+  // socket took it, so the caller reads its next chunk while the server receives this one.
+  void copy_in_put(std::string data, CopyCallback step);
+  // COPY FROM STDIN: no more data; the server then reports the COPY's result or error.
+  void copy_in_end(CopyCallback step);
+  // Gives up the running COPY: COPY FROM STDIN fails with `reason` (the server answers 57014
+  // "COPY from stdin failed: <reason>"), COPY TO STDOUT's remaining data is read and dropped.
+  // Later COPYs of the same text go the same way; the answer is `done`.
+  void copy_abort(std::string reason, CopyCallback step);
+
   bool is_open() const { return open_.load(); }   // connected and not broken or closed
   bool is_busy() const { return busy_.load(); }   // an operation is in flight
   TransactionStatus transaction_status() const { return tx_status_.load(); }
@@ -111,7 +147,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::io_context& io() const { return io_; }
 
  private:
-  enum class Phase { none, connecting, flushing, reading };
+  // copy_in: sending the caller's COPY data (or its end); copy_out: reading COPY data.
+  enum class Phase { none, connecting, flushing, reading, copy_in, copy_out };
+  // Which copy step call the caller may make now.
+  enum class CopyTurn { none, copy_in, copy_out };
   struct Op;
 
   explicit Connection(boost::asio::io_context& io);
@@ -123,6 +162,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_step();
   void read_step();
   void take_result(PGresult* result);
+  void begin_copy(ExecStatusType status);
+  void start_copy_step(CopyTurn expected, const char* call,
+                       std::function<void(CopyTurn claimed)> step, CopyCallback done);
+  bool resume_copy(CopyCallback done);
+  void copy_in_step();
+  void copy_out_step();
+  void hand_over_copy(CopyStep::Kind kind);
+  void fail_copy_buffer();
 
   bool watch_socket();  // (re)dups libpq's socket into socket_; false when it has none
   void arm_wait(bool for_write);  // inline operations: records what to poll for instead
@@ -159,6 +206,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   mutable std::mutex mutex_;  // guards cancel_, notices_
   PGcancel* cancel_ = nullptr;
   std::deque<Notice> notices_;
+
+  // Set while a copy() operation waits for the caller's next call; claimed by that call.
+  std::atomic<CopyTurn> copy_turn_{CopyTurn::none};
 };
 
 }  // namespace puff::pg

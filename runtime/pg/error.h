@@ -19,6 +19,7 @@ struct Error {
     pool_timeout,     // no pooled connection became free within acquire_timeout
     cancelled,        // the operation was abandoned by the caller
     closed,           // the connection or pool was closed
+    copy_refused,     // execute() met COPY FROM STDIN / TO STDOUT: copy() runs those
   };
 
   Kind kind = Kind::query_failed;

@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -109,6 +111,57 @@ inline QueryOutcome query_sync(Connection& c, std::string sql,
     return hung;
   }
   return std::move(*r);
+}
+
+// One copy() call or step, waited for (bounded).
+inline CopyStep step_sync(const std::function<void(Connection::CopyCallback)>& call,
+                          std::chrono::milliseconds limit = 10s) {
+  auto done = std::make_shared<std::promise<CopyStep>>();
+  auto f = done->get_future();
+  call([done](CopyStep step) { done->set_value(std::move(step)); });
+  auto r = wait_for(f, limit);
+  if (!r) {
+    ADD_FAILURE() << "COPY step did not complete in time";
+    CopyStep hung;
+    hung.outcome.error = Error{Error::Kind::timeout, "", "test: COPY step hung", "", ""};
+    return hung;
+  }
+  return std::move(*r);
+}
+
+struct CopyRun {
+  QueryOutcome outcome;
+  std::string output;      // everything COPY TO STDOUT sent
+  int batches = 0;         // copy_out steps
+  std::size_t largest = 0;  // the largest batch
+  int copy_in_turns = 0;   // copy_in steps
+};
+
+// Drives copy(sql) to its end: each COPY FROM STDIN gets `input`'s chunks, then the end (or
+// copy_abort(*abort_reason) instead); COPY TO STDOUT's data is collected.
+inline CopyRun copy_sync(Connection& c, std::string sql, std::vector<std::string> input = {},
+                         std::optional<std::string> abort_reason = std::nullopt) {
+  CopyRun run;
+  CopyStep step = step_sync([&](auto cb) { c.copy(std::move(sql), cb); });
+  while (step.kind != CopyStep::Kind::done) {
+    if (step.kind == CopyStep::Kind::copy_out) {
+      ++run.batches;
+      run.largest = std::max(run.largest, step.data.size());
+      run.output += step.data;
+      step = step_sync([&](auto cb) { c.copy_out_next(cb); });
+      continue;
+    }
+    if (run.copy_in_turns++ < static_cast<int>(input.size())) {
+      std::string chunk = input[static_cast<std::size_t>(run.copy_in_turns - 1)];
+      step = step_sync([&](auto cb) { c.copy_in_put(std::move(chunk), cb); });
+    } else if (abort_reason) {
+      step = step_sync([&](auto cb) { c.copy_abort(*abort_reason, cb); });
+    } else {
+      step = step_sync([&](auto cb) { c.copy_in_end(cb); });
+    }
+  }
+  run.outcome = std::move(step.outcome);
+  return run;
 }
 
 struct Acquired {

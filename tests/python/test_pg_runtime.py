@@ -270,3 +270,85 @@ def test_bad_pool_options_are_one_clear_error(project):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "max_size >= 1" in result.stderr
+
+
+def test_greenlets_copy_concurrently_on_pooled_connections_while_others_query(project):
+    env = django_project(project, pool='{"max_size": 6}', app_name="puff-copy-test")
+    project.write("work.py", """
+        import io, json
+        import django, puff
+        from django.db import connection, transaction
+        from psycopg2 import _psycopg
+
+        state = {"copying": 0, "done": False}
+
+        def copier(i):
+            rows = "".join("%d\\t%d\\t%s\\n" % (i, n, chr(0x41 + i) * 200) for n in range(5000))
+            state["copying"] += 1
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cur:
+                        cur.copy_expert("COPY copies (task, n, body) FROM STDIN",
+                                        io.StringIO(rows), size=16384)
+                        loaded = cur.rowcount
+                out = io.StringIO()
+                with connection.cursor() as cur:
+                    cur.copy_expert("COPY (SELECT task, n, body FROM copies WHERE task = %d "
+                                    "ORDER BY n) TO STDOUT" % i, out)
+                    sent = cur.rowcount
+            finally:
+                state["copying"] -= 1
+            return [loaded, sent, out.getvalue() == rows]
+
+        def broken():
+            class Broken(io.TextIOBase):
+                def read(self, size=-1):
+                    puff.sleep(0.01)
+                    raise ValueError("broken source")
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cur:
+                        cur.copy_expert("COPY copies (task, n, body) FROM STDIN", Broken())
+            except Exception as e:
+                return [type(e).__name__, type(e.__cause__).__name__]
+            return "no error"
+
+        def ticker():
+            during = total = 0
+            while not state["done"]:
+                with connection.cursor() as cur:
+                    cur.execute("select 1")
+                total += 1
+                during += state["copying"] > 0
+                puff.sleep(0.001)
+            return [during, total]
+
+        def main():
+            django.setup()
+            with connection.cursor() as cur:
+                cur.execute("drop table if exists copies")
+                cur.execute("create table copies (task int, n int, body text)")
+            tick = puff.spawn(ticker)
+            results = puff.join_all([puff.spawn(copier, i) for i in range(8)] +
+                                    [puff.spawn(broken)])
+            state["done"] = True
+            during, total = tick.join()
+            with connection.cursor() as cur:
+                cur.execute("select count(*), count(distinct task) from copies")
+                counts = cur.fetchone()
+                cur.execute("drop table copies")
+            pool = [p for p in _psycopg.pool_stats() if p["name"] == "default"][0]
+            print(json.dumps({"results": results, "during": during, "total": total,
+                              "counts": counts, "in_use": pool["in_use"],
+                              "size": pool["size"]}))
+    """)
+    result = project.run("python", "work:main", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(report)
+    assert report["results"][:8] == [[5000, 5000, True]] * 8
+    assert report["results"][8] == ["QueryCanceled", "ValueError"]
+    assert report["counts"] == [40000, 8]
+    # The ticker's queries ran while copies were in flight: COPY waits let other greenlets run.
+    assert report["during"] > 0, report
+    assert report["in_use"] == 0 and report["size"] <= 6

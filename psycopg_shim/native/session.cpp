@@ -1,0 +1,113 @@
+#include "session.h"
+
+#include <optional>
+
+#include "native_error.h"
+#include "python/hub.h"
+
+namespace puff::psycopg {
+namespace {
+
+// The server parameters remembered between leases (the ones drivers and Django ask for).
+constexpr const char* kRememberedParameters[] = {
+    "TimeZone", "DateStyle", "IntervalStyle", "client_encoding", "server_encoding",
+    "standard_conforming_strings", "integer_datetimes", "server_version", "is_superuser",
+    "session_authorization", "application_name"};
+
+}  // namespace
+
+void remember_session(State& s) {
+  s.server_version = s.conn->server_version();
+  s.backend_pid = s.conn->backend_pid();
+  s.info = s.conn->session_info();
+  s.parameters.clear();
+  for (const char* name : kRememberedParameters) {
+    s.parameters.emplace_back(name, s.conn->parameter_status(name));
+  }
+}
+
+void finish_own_io(State& s) {
+  if (!s.own_io) return;
+  python::GilRelease released;
+  s.own_io->restart();
+  s.own_io->run();
+}
+
+bool usable(State& s) {
+  if (s.pid != ::getpid()) {
+    raise_interface("this connection was opened before fork(); open a new one in the child");
+    return false;
+  }
+  if (s.closed || (s.conn && !s.pool && !s.conn->is_open())) {
+    raise_interface("connection already closed");
+    return false;
+  }
+  return true;
+}
+
+OperationLock::OperationLock(State& s) : state_(s) {
+  if (!s.op_mutex.try_lock()) {
+    python::Hub* hub = python::Hub::instance();
+    if (hub && hub->in_task()) {
+      // Waiting would block the hub thread that the other greenlet needs to finish.
+      raise_interface(
+          "another greenlet is using this connection; use one connection per greenlet (Django "
+          "does) or a pool");
+      return;
+    }
+    if (s.op_thread.load() == std::this_thread::get_id()) {
+      // This thread's own operation is running Python (a COPY's file): waiting would hang.
+      raise_interface(
+          "this connection is busy with an operation of this thread: a COPY's file object "
+          "cannot use the connection it is copying on");
+      return;
+    }
+    python::GilRelease released;
+    s.op_mutex.lock();
+  }
+  s.op_thread.store(std::this_thread::get_id());
+  held_ = true;
+}
+
+OperationLock::~OperationLock() {
+  if (!held_) return;
+  state_.op_thread.store(std::thread::id());
+  state_.op_mutex.unlock();
+}
+
+bool borrow(State& s) {
+  if (!s.pool || s.conn) return true;
+  struct Slot {
+    std::optional<pg::Error> error;
+    pg::Lease lease;
+  };
+  auto slot = std::make_shared<Slot>();
+  auto pool = s.pool;
+  // An interrupted wait leaves the slot to the pool's callback: a lease that arrives late goes
+  // straight back to the pool when the slot dies.
+  bool ok = python::wait_native([&](python::Completion done) {
+    pool->acquire([slot, done](std::optional<pg::Error> e, pg::Lease lease) {
+      slot->error = std::move(e);
+      slot->lease = std::move(lease);
+      done.complete();
+    });
+  });
+  if (!ok) return false;
+  if (slot->error) {
+    raise_native(*slot->error);
+    return false;
+  }
+  s.lease = std::move(slot->lease);
+  s.conn = s.lease.connection().shared_from_this();
+  remember_session(s);
+  return true;
+}
+
+void give_back(State& s) {
+  if (!s.pool || !s.conn) return;
+  if (s.conn->is_open()) remember_session(s);
+  s.conn.reset();
+  s.lease.release();  // rolled back by the pool if a transaction was left open
+}
+
+}  // namespace puff::psycopg
