@@ -75,22 +75,34 @@ PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
   return self.release();
 }
 
-// connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, connect_timeout)
+// connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, connect_timeout,
+//                health_check_after, statement_timeout, reconnect_backoff_max)
 // -> PGConn borrowing from the process's pool for these settings (created on first use).
+// The keywords and defaults are [[postgres]]'s (runtime/config/config.h).
 PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"conninfo", "pool_name", "min_size", "max_size",
-                                   "acquire_timeout", "connect_timeout", nullptr};
+                                   "acquire_timeout", "connect_timeout", "health_check_after",
+                                   "statement_timeout", "reconnect_backoff_max", nullptr};
   const char* conninfo;
   const char* pool_name = "default";
   int min_size = 0, max_size = 10;
-  double acquire_timeout = 10, connect_timeout = 10;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|siidd", const_cast<char**>(keywords),
+  double acquire_timeout = 10, connect_timeout = 10, health_check_after = 30;
+  double statement_timeout = 0, reconnect_backoff_max = 10;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|siidd$ddd", const_cast<char**>(keywords),
                                    &conninfo, &pool_name, &min_size, &max_size, &acquire_timeout,
-                                   &connect_timeout)) {
+                                   &connect_timeout, &health_check_after, &statement_timeout,
+                                   &reconnect_backoff_max)) {
     return nullptr;
   }
   if (max_size < 1 || min_size < 0 || min_size > max_size) {
     PyErr_SetString(PyExc_ValueError, "pool sizes: need 0 <= min_size <= max_size and max_size >= 1");
+    return nullptr;
+  }
+  if (!(acquire_timeout > 0) || !(connect_timeout > 0) || !(health_check_after >= 0) ||
+      !(statement_timeout >= 0) || !(reconnect_backoff_max > 0)) {
+    PyErr_SetString(PyExc_ValueError,
+                    "pool timeouts: acquire_timeout, connect_timeout and reconnect_backoff_max "
+                    "must be > 0 s, health_check_after and statement_timeout >= 0 s");
     return nullptr;
   }
   python::PyRef self = python::PyRef::steal(conn_type->tp_alloc(conn_type, 0));
@@ -105,6 +117,9 @@ PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
     options.max_size = max_size;
     options.acquire_timeout_s = acquire_timeout;
     options.connect_timeout_s = connect_timeout;
+    options.health_check_after_s = health_check_after;
+    options.statement_timeout_s = statement_timeout;
+    options.reconnect_backoff_max_s = reconnect_backoff_max;
     state->pool = shared_pool(options);
     // Borrow once now: bad settings fail here, like a dedicated connect, and the session's
     // facts (server version, parameters) are known before the first statement.

@@ -1,9 +1,9 @@
-// The process's PostgreSQL pools for pooled sessions, one per distinct settings, created on
-// first use on the connections' IO context and closed when the interpreter finalizes.
+// The driver's side of the process's shared pools (pg/pool_registry.h): pooled sessions get
+// theirs on the connections' IO context, and every pool is closed when the interpreter
+// finalizes, while the IO threads still exist.
 #pragma once
 
 #include <memory>
-#include <vector>
 
 #include "pg/pool.h"
 #include "python/pyref.h"
@@ -11,9 +11,9 @@
 namespace puff::psycopg {
 
 std::shared_ptr<pg::Pool> shared_pool(const pg::PoolOptions& options);
-std::vector<pg::PoolStats> pool_stats();
 
-// Adds pool_stats() to the module.
+// Adds pool_stats() to the module: the same list as puff.db_pool_stats(), for plain python
+// (where there is no `puff` module).
 bool add_pool_functions(PyObject* module);
 
 }  // namespace puff::psycopg

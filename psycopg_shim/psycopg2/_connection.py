@@ -106,7 +106,8 @@ class connection:
             if pool is None:
                 self._pq = _psycopg.connect(dsn, timeout)
             else:
-                self._pq = _psycopg.connect_pooled(dsn, connect_timeout=timeout, **pool)
+                # The pool's own connect_timeout (puff.toml's, chosen by the engine) wins.
+                self._pq = _psycopg.connect_pooled(dsn, **{"connect_timeout": timeout, **pool})
         except _psycopg.NativeError as e:
             self._closed = 2  # a connection that failed to open is a broken one
             raise from_native(e) from None

@@ -10,6 +10,7 @@
 #include "core/io_threads.h"
 #include "core/log.h"
 #include "python/blocking_pool.h"
+#include "python/db_functions.h"
 #include "python/hub.h"
 #include "python/interpreter.h"
 #include "python/pyref.h"
@@ -149,6 +150,7 @@ int run_python_entry(const RunContext& context, const std::string& label,
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
   psycopg::register_builtin();
+  python::set_postgres_config(context.config.postgres);  // puff.postgres_config()
   try {
     interpreter.emplace(context.python, argv, context.config.project_dir);
   } catch (const python::PythonStartError& e) {

@@ -50,16 +50,20 @@ dir = ".puff"             # data of `puff services up`, relative to project_dir
 # PostgreSQL connection pools, one [[postgres]] per name. "embedded" is the private server of
 # `puff services up`; otherwise a postgresql://user:password@host:port/dbname URL or a libpq
 # "host=... dbname=..." string. PUFF_<NAME>_POSTGRES_URL overrides url.
+# Django: the engine django_puff.db.backends.postgresql gives the DATABASES entry of the same
+# alias (or with OPTIONS["pool"] = {"name": "<name>"}) these pool settings; OPTIONS["pool"] keys
+# override them, OPTIONS["connect_timeout"] overrides connect_timeout. The connection itself
+# (NAME, USER, HOST, ...) still comes from DATABASES.
 [[postgres]]
 name = "default"
 url = "embedded"
-min_size = 1
-max_size = 10
+min_size = 1                  # opened at the pool's first use and kept
+max_size = 10                 # never more server connections than this
 acquire_timeout = 10.0        # wait for a free connection, then raise OperationalError
-health_check_after = 30.0     # check a connection on checkout after this long idle
-connect_timeout = 10.0
-statement_timeout = 0.0       # 0 = no limit
-reconnect_backoff_max = 10.0
+health_check_after = 30.0     # idle longer: checked (empty query) before use; 0 = always
+connect_timeout = 10.0        # also bounds a health check's round trip
+statement_timeout = 0.0       # per statement, set at connect; QueryCanceled after it; 0 = none
+reconnect_backoff_max = 10.0  # retries after a failed connect: 50 ms, doubling up to this
 
 # Redis connection pools, one [[redis]] per name: "embedded",
 # redis://[user[:password]@]host[:port][/db], rediss://... (TLS) or

@@ -565,6 +565,15 @@ Error Connection::libpq_error(Error::Kind kind, const std::string& context) cons
   return e;
 }
 
+// ---- idle state (the pool asks before lending a connection) ------------------------------
+
+bool Connection::has_unrequested_input() const {
+  const int fd = conn_ ? PQsocket(conn_) : -1;
+  if (fd < 0) return true;
+  pollfd p{fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  return ::poll(&p, 1, 0) != 0;  // readable, hung up, error, or poll itself failed
+}
+
 void Connection::notice_receiver(void* arg, const PGresult* r) {
   auto* self = static_cast<Connection*>(arg);
   Notice n;

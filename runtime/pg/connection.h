@@ -142,6 +142,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string parameter_status(const std::string& name) const;  // "" when unknown
   const std::string& where() const { return where_; }  // "127.0.0.1:5432" or the socket dir
   const SessionInfo& session_info() const { return session_info_; }
+  // Between operations: whether the server sent something or hung up although nothing was
+  // asked. It does so when it shuts down or ends the session (pg_terminate_backend,
+  // idle_session_timeout); a NOTIFY for a LISTEN also counts. A poll() of the socket, no IO.
+  bool has_unrequested_input() const;
 
   // For tests and the pool: the io_context this connection lives on.
   boost::asio::io_context& io() const { return io_; }

@@ -169,12 +169,18 @@ struct Acquired {
   Lease lease;
 };
 
-inline Acquired acquire_sync(Pool& pool, std::chrono::milliseconds limit = 10s) {
+// Starts an acquire and returns its outcome to come (for a waiter served or failed later).
+inline std::future<Acquired> acquire_later(Pool& pool) {
   auto done = std::make_shared<std::promise<Acquired>>();
   auto f = done->get_future();
   pool.acquire([done](std::optional<Error> e, Lease l) {
     done->set_value(Acquired{std::move(e), std::move(l)});
   });
+  return f;
+}
+
+inline Acquired acquire_sync(Pool& pool, std::chrono::milliseconds limit = 10s) {
+  auto f = acquire_later(pool);
   auto r = wait_for(f, limit);
   if (!r) {
     ADD_FAILURE() << "acquire did not complete in time";

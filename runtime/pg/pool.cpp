@@ -1,6 +1,7 @@
 #include "pg/pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +41,7 @@ Clock::duration backoff_delay(int failures, double max_s) {
 struct Pool::Waiter {
   Waiter(boost::asio::io_context& io, AcquireCallback done) : done(std::move(done)), timer(io) {}
   AcquireCallback done;
+  const Clock::time_point queued_at = Clock::now();
   boost::asio::steady_timer timer;  // touched only under the pool mutex
   bool finished = false;            // served, timed out or failed (under the pool mutex)
 };
@@ -134,18 +136,15 @@ void Pool::close() {
 
 PoolStats Pool::stats() const {
   std::lock_guard lock(mutex_);
-  PoolStats s;
+  PoolStats s = totals_;
   s.name = options_.name;
   s.min = options_.min_size;
   s.max = options_.max_size;
   s.size = size_;
   s.idle = static_cast<int>(idle_.size());
+  s.opening = opening_;
   s.in_use = size_ - s.idle - opening_;
   s.waiting = static_cast<int>(waiters_.size());
-  s.acquired_total = acquired_total_;
-  s.created_total = created_total_;
-  s.connect_failures_total = connect_failures_total_;
-  s.timeouts_total = timeouts_total_;
   return s;
 }
 
@@ -200,12 +199,30 @@ void Pool::plan(Actions& actions) {
     waiters_.pop_front();
     Idle idle = std::move(idle_.back());  // most recently used: warm, least likely stale
     idle_.pop_back();
-    if (options_.health_check_after_s >= 0 &&
-        now - idle.since > seconds(options_.health_check_after_s)) {
-      actions.push_back([self, waiter, c = idle.connection] { self->check_then_deliver(waiter, c); });
-    } else {
-      actions.push_back([self, waiter, c = idle.connection] { self->deliver(waiter, c); });
+    const bool idle_too_long = options_.health_check_after_s >= 0 &&
+                               now - idle.since > seconds(options_.health_check_after_s);
+    actions.push_back([self, waiter, c = idle.connection, idle_too_long] {
+      self->lend_idle(waiter, c, idle_too_long);
+    });
+  }
+
+  // A pool that has never connected more likely has wrong settings (password, host, database)
+  // than a server that is down: its waiters get the connect error now, as psycopg2.connect()
+  // would, not after acquire_timeout. Once it has connected, failures look like a restart and
+  // waiters wait (with backoff) for the server to come back.
+  if (totals_.created_total == 0 && consecutive_failures_ > 0 && opening_ == 0 &&
+      now < next_connect_at_ && !waiters_.empty()) {
+    Error error{Error::Kind::connect_failed, "",
+                totals_.last_connect_error + " (PostgreSQL pool '" + options_.name + "')", "",
+                ""};
+    for (auto& waiter : waiters_) {
+      waiter->finished = true;
+      waiter->timer.cancel();
+      actions.push_back([self, done = std::move(waiter->done), error]() mutable {
+        self->post_callback(std::move(done), error, Lease());
+      });
     }
+    waiters_.clear();
   }
 
   // Open connections for waiters no opening connection will serve, and up to min_size.
@@ -253,15 +270,15 @@ void Pool::on_connect_result(std::shared_ptr<Connection> connection, std::option
     --opening_;
     if (error) {
       --size_;
-      ++connect_failures_total_;
+      ++totals_.connect_failures_total;
       ++consecutive_failures_;
-      last_connect_error_ = error->message;
+      totals_.last_connect_error = error->message;
       next_connect_at_ =
           Clock::now() + backoff_delay(consecutive_failures_, options_.reconnect_backoff_max_s);
     } else {
       consecutive_failures_ = 0;
-      last_connect_error_.clear();
-      ++created_total_;
+      totals_.last_connect_error.clear();
+      ++totals_.created_total;
     }
   }
   if (error) {
@@ -272,17 +289,49 @@ void Pool::on_connect_result(std::shared_ptr<Connection> connection, std::option
   make_idle(std::move(connection));
 }
 
+void Pool::lend_idle(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection,
+                     bool idle_too_long) {
+  // The unasked-input test is one poll() and catches a restarted server at once, where the
+  // idle-time check alone would lend every connection that died in the last
+  // health_check_after seconds.
+  if (idle_too_long || connection->has_unrequested_input()) {
+    check_then_deliver(std::move(waiter), std::move(connection));
+  } else {
+    deliver(std::move(waiter), std::move(connection));
+  }
+}
+
 void Pool::check_then_deliver(std::shared_ptr<Waiter> waiter,
                               std::shared_ptr<Connection> connection) {
   auto self = shared_from_this();
-  connection->execute("", [self, waiter, connection](QueryOutcome outcome) {
-    if (!outcome.error && connection->is_open()) {
+  // A server that went silent (network cut, host gone, process stopped) never answers and
+  // sends no FIN: give up after connect_timeout, or the check would hold a slot for as long as
+  // TCP keeps the dead connection (hours).
+  struct Deadline {
+    explicit Deadline(boost::asio::io_context& io) : timer(io) {}
+    boost::asio::steady_timer timer;
+    std::atomic<bool> settled{false};  // the first of answer and timeout wins
+  };
+  auto deadline = std::make_shared<Deadline>(io_);
+  if (options_.connect_timeout_s > 0) {  // <= 0: no limit, as for connects
+    deadline->timer.expires_after(seconds(options_.connect_timeout_s));
+    deadline->timer.async_wait([deadline, connection](const boost::system::error_code& ec) {
+      if (!ec && !deadline->settled.exchange(true)) connection->close();
+    });
+  }
+  connection->execute("", [self, waiter, connection, deadline](QueryOutcome outcome) {
+    const bool timed_out = deadline->settled.exchange(true);  // then a close() is on its way
+    deadline->timer.cancel();
+    if (!timed_out && !outcome.error && connection->is_open()) {
       self->deliver(waiter, connection);
       return;
     }
+    core::log_debug("pg: pool '", self->options_.name, "' dropped a connection that failed its ",
+                    "health check: ", outcome.error ? outcome.error->message : "no answer");
     self->drop(connection);
     {
       std::lock_guard lock(self->mutex_);
+      ++self->totals_.health_check_failures_total;
       if (!waiter->finished && !self->closed_) self->waiters_.push_front(waiter);
     }
     self->pump();
@@ -295,7 +344,11 @@ void Pool::deliver(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> c
     if (!waiter->finished) {
       waiter->finished = true;
       waiter->timer.cancel();
-      ++acquired_total_;
+      ++totals_.acquired_total;
+      const double waited =
+          std::chrono::duration<double>(Clock::now() - waiter->queued_at).count();
+      totals_.acquire_wait_total_s += waited;
+      totals_.acquire_wait_max_s = std::max(totals_.acquire_wait_max_s, waited);
     } else {
       waiter = nullptr;  // timed out meanwhile: the connection goes back
     }
@@ -327,6 +380,7 @@ void Pool::drop(const std::shared_ptr<Connection>& connection) {
   {
     std::lock_guard lock(mutex_);
     --size_;
+    ++totals_.dropped_total;
   }
   connection->close();
 }
@@ -338,7 +392,7 @@ void Pool::on_waiter_timeout(const std::shared_ptr<Waiter>& waiter) {
     if (waiter->finished) return;
     waiter->finished = true;
     waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
-    ++timeouts_total_;
+    ++totals_.timeouts_total;
     message = timeout_message();
   }
   post_callback(std::move(waiter->done), Error{Error::Kind::pool_timeout, "", message, "", ""},
@@ -349,7 +403,7 @@ std::string Pool::timeout_message() const {
   std::string head = "no connection from PostgreSQL pool '" + options_.name + "' within " +
                      format_seconds(options_.acquire_timeout_s) + ": ";
   if (consecutive_failures_ > 0) {
-    return head + "the server is unreachable (last error: " + last_connect_error_ +
+    return head + "cannot connect to the server (last error: " + totals_.last_connect_error +
            "); check that it is up and the [[postgres]] url is right";
   }
   return head + "all " + std::to_string(options_.max_size) +

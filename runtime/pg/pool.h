@@ -4,8 +4,11 @@
 // Error::pool_timeout after acquire_timeout. A Lease returns its connection on destruction; a
 // connection that comes back inside a transaction is rolled back first (or discarded), never
 // handed to the next user dirty. Broken connections are dropped and replaced on demand, with
-// exponential backoff while the server refuses us. Every public member is thread-safe;
-// callbacks run on the IO threads and must not throw.
+// exponential backoff while the server refuses us; a pool that has never connected fails its
+// waiters with the connect error at once instead (its settings are likely wrong). Idle
+// connections are checked before lending when idle too long or when the server hung up on them
+// (a restart). Every public member is thread-safe; callbacks run on the IO threads and must not
+// throw.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -31,8 +34,9 @@ struct PoolOptions {
   int max_size = 10;
   double acquire_timeout_s = 10.0;
   // Idle longer than this: checked with an empty query before use (0 = always, < 0 = never).
+  // A connection the server has hung up on or sent something unasked is checked regardless.
   double health_check_after_s = 30.0;
-  double connect_timeout_s = 10.0;
+  double connect_timeout_s = 10.0;     // also bounds a health check's round trip
   double statement_timeout_s = 0.0;    // 0 = none
   double reconnect_backoff_max_s = 10.0;
   std::string application_name;        // "" keeps the conninfo's
@@ -45,11 +49,19 @@ struct PoolStats {
   int size = 0;     // open or opening connections
   int idle = 0;
   int in_use = 0;   // leased, or being checked / rolled back
+  int opening = 0;  // connects in progress
   int waiting = 0;
   std::uint64_t acquired_total = 0;
+  // Time acquirers that got a connection spent waiting for it (acquired_total of them): the
+  // average says whether max_size is too small long before timeouts start.
+  double acquire_wait_total_s = 0;
+  double acquire_wait_max_s = 0;
+  std::uint64_t timeouts_total = 0;
   std::uint64_t created_total = 0;
   std::uint64_t connect_failures_total = 0;
-  std::uint64_t timeouts_total = 0;
+  std::uint64_t health_check_failures_total = 0;
+  std::uint64_t dropped_total = 0;  // closed because broken, busy or unrecoverable on return
+  std::string last_connect_error;   // "" once a connect succeeds again
 };
 
 class Pool;
@@ -93,7 +105,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // Opens min_size connections in the background (acquire() works without it).
   void start();
-  // Calls `done` once, on an IO thread, with a Lease or an Error (pool_timeout, closed).
+  // Calls `done` once, on an IO thread, with a Lease or an Error (pool_timeout, closed, or
+  // connect_failed while the pool has never connected).
   void acquire(AcquireCallback done);
   // Closes idle connections, fails waiters with Error::closed; leased connections are closed
   // when they come back. Later acquires fail with Error::closed.
@@ -118,6 +131,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void plan(Actions& actions);        // the part of pump() under the mutex
   void open_connection();
   void on_connect_result(std::shared_ptr<Connection> connection, std::optional<Error> error);
+  // Lends an idle connection, after an empty query when it may be dead (idle too long, or the
+  // server sent something unasked, as it does when it shuts down or terminates the session).
+  void lend_idle(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection,
+                 bool idle_too_long);
   void check_then_deliver(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection);
   void deliver(std::shared_ptr<Waiter> waiter, std::shared_ptr<Connection> connection);
   void make_idle(std::shared_ptr<Connection> connection);
@@ -136,14 +153,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int opening_ = 0;
   bool closed_ = false;
   int consecutive_failures_ = 0;
-  std::string last_connect_error_;
   Clock::time_point next_connect_at_{};
   bool backoff_timer_armed_ = false;
   boost::asio::steady_timer backoff_timer_;
-  std::uint64_t acquired_total_ = 0;
-  std::uint64_t created_total_ = 0;
-  std::uint64_t connect_failures_total_ = 0;
-  std::uint64_t timeouts_total_ = 0;
+  PoolStats totals_;  // the cumulative fields (*_total, acquire waits, last_connect_error)
 };
 
 }  // namespace puff::pg

@@ -1,7 +1,9 @@
-// The built-in `puff` module: spawn, sleep, run_blocking/blocking, join_all, current, is_hub.
+// The built-in `puff` module: spawn, sleep, run_blocking/blocking, join_all, current, is_hub,
+// stats, and the database functions of db_functions.h (db_pool_stats, postgres_config).
 #include "python/puff_module.h"
 
 #include "python/blocking_pool.h"
+#include "python/db_functions.h"
 #include "python/hub.h"
 #include "python/prelude_source.h"
 #include "python/task.h"
@@ -113,7 +115,7 @@ PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "puff",
 PyObject* init_puff_module() {
   PyRef module = PyRef::steal(PyModule_Create(&module_def));
   if (!module) return nullptr;
-  if (!add_task_type(module.get())) return nullptr;
+  if (!add_task_type(module.get()) || !add_db_functions(module.get())) return nullptr;
   if (PyModule_AddStringConstant(module.get(), "__version__", PUFF_VERSION_STRING) < 0) {
     return nullptr;
   }

@@ -27,15 +27,31 @@ start_test_postgres() {  # $1: directory to create the cluster in
   [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
   as_postgres_user "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C \
     > "$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
-  # Durability off: a throwaway cluster for tests.
-  as_postgres_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o \
-    "-p $port -k $dir/run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c max_prepared_transactions=20" \
-    start > /dev/null || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
+  run_test_postgres "$dir" "$port" || return 1
   TEST_PG_DIR=$dir
   TEST_PG_BINDIR=$bindir
   export TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   export TEST_POSTGRES_SOCKET_DIR="$dir/run"
   export TEST_POSTGRES_PORT=$port
+}
+
+# Starts the cluster that start_test_postgres made in $1 on port $2 (again, after
+# stop_test_postgres: tests that restart the server use both).
+run_test_postgres() {
+  local dir=$1 port=$2 bindir
+  bindir=$(pg_bindir) || return 1
+  # Durability off: a throwaway cluster for tests.
+  as_postgres_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o \
+    "-p $port -k $dir/run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c max_prepared_transactions=20" \
+    start > /dev/null || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
+}
+
+# Stops the cluster in $1 and waits; $2 is pg_ctl's mode (default fast: sessions are told
+# "terminating connection due to administrator command", as in a real restart).
+stop_test_postgres() {
+  local dir=$1 mode=${2:-fast} bindir
+  bindir=$(pg_bindir) || return 1
+  as_postgres_user "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop > /dev/null
 }
 
 start_test_redis() {  # $1: directory for its pid and log files

@@ -6,50 +6,14 @@ from urllib.parse import urlparse
 
 import pytest
 
+from django_support import write_django_project
+
 URL = os.environ.get("TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
 
 
 def django_project(project, pool='{"max_size": 10}', app_name="puff-pool-test"):
-    u = urlparse(URL)
-    project.write("settings.py", f"""
-        SECRET_KEY = "test"
-        USE_TZ = True
-        INSTALLED_APPS = []
-        DATABASES = {{"default": {{
-            "ENGINE": "django_puff.db.backends.postgresql",
-            "NAME": {u.path.lstrip('/')!r}, "USER": {u.username!r}, "HOST": {u.hostname!r},
-            "PORT": {u.port!r},
-            "OPTIONS": {{"pool": {pool}, "application_name": {app_name!r}}},
-        }}}}
-    """)
-    project.write("sampler.py", f"""
-        import psycopg2, puff
-
-        class MaxBackends:
-            '''Samples pg_stat_activity on its own (dedicated) connection.'''
-            def __init__(self):
-                self.max = 0
-                self.running = True
-                self.conn = psycopg2.connect({URL!r})
-                self.conn.autocommit = True
-                self.task = puff.spawn(self._loop)
-
-            def _loop(self):
-                cur = self.conn.cursor()
-                while self.running:
-                    cur.execute("select count(*) from pg_stat_activity "
-                                "where application_name = %s", [{app_name!r}])
-                    self.max = max(self.max, cur.fetchone()[0])
-                    puff.sleep(0.01)
-
-            def stop(self):
-                self.running = False
-                self.task.join()
-                self.conn.close()
-                return self.max
-    """)
-    return {"DJANGO_SETTINGS_MODULE": "settings"}
+    return write_django_project(project, URL, pool=pool, app_name=app_name)
 
 
 def test_a_thousand_greenlets_share_a_bounded_pool_without_cross_talk(project):
@@ -256,8 +220,19 @@ def test_killed_server_connections_fail_in_flight_queries_then_recover(project):
     assert lines[1] == str([42] * 8)
 
 
-def test_bad_pool_options_are_one_clear_error(project):
-    env = django_project(project, pool='{"max_size": 0}')
+@pytest.mark.parametrize("pool, message", [
+    ('{"max_size": 0}', "max_size >= 1"),
+    ('{"statement_timeout": -1}', "statement_timeout must be a non-negative number"),
+    ('{"acquire_timeout": 0}', "acquire_timeout must be a positive number"),
+    ('{"max_sise": 3}', "unknown key(s) max_sise; allowed: name, min_size, max_size"),
+])
+def test_bad_pool_options_are_one_clear_error(project, pool, message):
+    last = improperly_configured_line(project, django_project(project, pool=pool))
+    assert message in last, last
+
+
+def improperly_configured_line(project, env):
+    """Runs a first query of the project's Django; returns the ImproperlyConfigured line."""
     project.write("work.py", """
         import django
         from django.db import connection
@@ -268,8 +243,147 @@ def test_bad_pool_options_are_one_clear_error(project):
     """)
     result = project.run("python", "work:main", env=env, timeout=60)
     assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "max_size >= 1" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured:"), result.stderr
+    return last
+
+
+def test_pool_stats_are_visible_during_and_after_a_run(project):
+    env = django_project(project, pool='{"max_size": 5}', app_name="puff-stats-test")
+    project.write("work.py", """
+        import json
+        import django, puff
+        from django.db import connection, transaction
+
+        def one():
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute("select pg_sleep(0.05)")
+
+        def main():
+            django.setup()
+            samples = []
+            done = []
+
+            def watch():
+                while not done:
+                    samples.extend(p for p in puff.db_pool_stats() if p["name"] == "default")
+                    puff.sleep(0.005)
+
+            watcher = puff.spawn(watch)
+            puff.join_all([puff.spawn(one) for _ in range(60)])
+            done.append(1)
+            watcher.join()
+            print(json.dumps({"peak_in_use": max(s["in_use"] for s in samples),
+                              "peak_waiting": max(s["waiting"] for s in samples),
+                              "peak_size": max(s["size"] for s in samples),
+                              "after": puff.db_pool_stats()}))
+    """)
+    result = project.run("python", "work:main", env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(report)
+    # 60 transactions on 5 connections: the pool was full and had a queue, never above max.
+    assert report["peak_in_use"] == 5 and report["peak_size"] == 5, report
+    assert report["peak_waiting"] > 0, report
+    [after] = report["after"]
+    assert after["name"] == "default" and after["max"] == 5
+    assert after["in_use"] == 0 and after["waiting"] == 0 and after["opening"] == 0, after
+    assert after["idle"] == after["size"] <= 5, after
+    assert after["acquired_total"] >= 60 and after["timeouts_total"] == 0, after
+    # Queued transactions waited about 11 rounds of 50 ms at worst.
+    assert 0.03 < after["acquire_wait_max_s"] < 5, after
+    assert after["acquire_wait_total_s"] >= after["acquire_wait_max_s"], after
+
+
+def puff_toml_project(project, entries, databases):
+    """settings.py with `databases` (alias -> OPTIONS source) on the shared server, and a
+    puff.toml with `entries` ([[postgres]] bodies)."""
+    u = urlparse(URL)
+    project.write("puff.toml", "".join(
+        f'[[postgres]]\nurl = "{URL}"\n{body}\n' for body in entries))
+    dbs = ", ".join(
+        f'''{alias!r}: {{"ENGINE": "django_puff.db.backends.postgresql",
+            "NAME": {u.path.lstrip('/')!r}, "USER": {u.username!r}, "HOST": {u.hostname!r},
+            "PORT": {u.port!r}, "OPTIONS": {options}}}''' for alias, options in databases.items())
+    project.write("settings.py", f"""
+        SECRET_KEY = "test"
+        USE_TZ = True
+        DATABASES = {{{dbs}}}
+    """)
+    return {"DJANGO_SETTINGS_MODULE": "settings"}
+
+
+def test_puff_toml_postgres_entries_configure_the_engines_pools(project):
+    env = puff_toml_project(project, [
+        'name = "default"\nmax_size = 3\nmin_size = 2\nstatement_timeout = 0.2',
+        'name = "reporting"\nmax_size = 2\nacquire_timeout = 0.4',
+    ], {
+        "default": "{}",                                          # alias = entry name
+        "analytics": '{"pool": {"name": "reporting"}}',           # an entry picked by name
+        "tuned": '{"pool": {"name": "reporting", "max_size": 6}}',  # OPTIONS wins
+        "other": "{}",                                            # no entry: engine defaults
+    })
+    project.write("work.py", """
+        import json, time
+        import django, puff
+        from django.db import connections, transaction, OperationalError
+
+        def run(alias, sql):
+            try:
+                with connections[alias].cursor() as cur:
+                    cur.execute(sql)
+                    return cur.fetchone()[0]
+            except OperationalError as e:
+                return type(e.__cause__).__name__
+
+        def hold(alias, release):
+            with transaction.atomic(using=alias):
+                run(alias, "select 1")
+                while not release:
+                    puff.sleep(0.01)
+
+        def main():
+            django.setup()
+            report = {alias: run(alias, "show statement_timeout")
+                      for alias in ("default", "analytics", "tuned", "other")}
+            report["cancelled"] = run("default", "select pg_sleep(2)")
+            # Both of reporting's connections held: the next one waits its acquire_timeout.
+            release = []
+            holders = [puff.spawn(hold, "analytics", release) for _ in range(2)]
+            puff.sleep(0.2)
+            started = time.monotonic()
+            report["exhausted"] = [run("analytics", "select 1"), time.monotonic() - started]
+            release.append(1)
+            puff.join_all(holders)
+            report["pools"] = sorted([p["name"], p["max"], p["min"]]
+                                     for p in puff.db_pool_stats())
+            report["config"] = puff.postgres_config()
+            print(json.dumps(report))
+    """)
+    result = project.run("python", "work:main", env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(report)
+    assert report["default"] == "200ms"  # statement_timeout from the entry
+    assert report["analytics"] == report["tuned"] == report["other"] == "0"
+    assert report["cancelled"] == "QueryCanceled"
+    kind, waited = report["exhausted"]
+    assert kind == "OperationalError" and 0.3 < waited < 3, report  # reporting's 0.4 s
+    # (name, max, min) of every pool: the entries' sizes (min_size 1 is [[postgres]]'s
+    # default), OPTIONS' override of one key, the engine's defaults.
+    assert report["pools"] == [["default", 3, 2], ["other", 10, 0], ["reporting", 2, 1],
+                               ["reporting", 6, 1]], report
+    assert report["config"]["reporting"]["acquire_timeout"] == 0.4
+    assert report["config"]["default"]["min_size"] == 2
+    assert report["config"]["default"]["implicit"] is False
+
+
+def test_a_pool_name_without_a_puff_toml_entry_is_one_clear_error(project):
+    env = puff_toml_project(project, ['name = "default"'],
+                            {"default": '{"pool": {"name": "reportng"}}'})
+    last = improperly_configured_line(project, env)
+    assert "'reportng'" in last and "no [[postgres]] entry" in last and "default" in last, last
 
 
 def test_greenlets_copy_concurrently_on_pooled_connections_while_others_query(project):

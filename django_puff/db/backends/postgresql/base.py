@@ -9,6 +9,8 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
+from django_puff.db.backends.postgresql import pool_settings
+
 
 def _load_django_backend_on_the_shim():
     import psycopg2
@@ -53,50 +55,16 @@ def _install_greenlet_local_connections():
 _install_greenlet_local_connections()
 
 
-_POOL_DEFAULTS = {"min_size": 0, "max_size": 10, "acquire_timeout": 10.0}
-
-
-def _under_puff():
-    return "puff" in sys.builtin_module_names
-
-
 class DatabaseWrapper(_django_base.DatabaseWrapper):
     """Django's PostgreSQL DatabaseWrapper, on puff's driver.
 
     Under puff (the hub) the connections are pooled: a Django connection borrows a server
     connection for each transaction (each statement in autocommit) from one bounded pool per
-    database, so server connections stay bounded however many greenlets run. OPTIONS["pool"]
-    tunes it ({"max_size": 10, "min_size": 0, "acquire_timeout": 10.0}) or turns it off
-    (False). In plain python each Django connection keeps its own server connection, as with
-    psycopg2.
+    database, so server connections stay bounded however many greenlets run. The pool takes
+    its settings from puff.toml's [[postgres]] entry of the alias's name, and OPTIONS["pool"]
+    overrides them or turns pooling off (False); see pool_settings.py. In plain python each
+    Django connection keeps its own server connection, as with psycopg2.
     """
-
-    def _pool_settings(self):
-        wanted = self.settings_dict["OPTIONS"].get("pool", True if _under_puff() else False)
-        if not wanted:
-            return None
-        settings = dict(_POOL_DEFAULTS)
-        if isinstance(wanted, dict):
-            unknown = set(wanted) - set(_POOL_DEFAULTS)
-            if unknown:
-                raise ImproperlyConfigured(
-                    "DATABASES[%r]['OPTIONS']['pool']: unknown key(s) %s; allowed: %s"
-                    % (self.alias, ", ".join(sorted(unknown)), ", ".join(_POOL_DEFAULTS)))
-            settings.update(wanted)
-        where = "DATABASES[%r]['OPTIONS']['pool']" % self.alias
-        for key in ("min_size", "max_size"):
-            if not isinstance(settings[key], int) or isinstance(settings[key], bool):
-                raise ImproperlyConfigured("%s: %s must be an integer" % (where, key))
-        if not 0 <= settings["min_size"] <= settings["max_size"] or settings["max_size"] < 1:
-            raise ImproperlyConfigured(
-                "%s: need 0 <= min_size <= max_size and max_size >= 1 (got min_size=%r, "
-                "max_size=%r)" % (where, settings["min_size"], settings["max_size"]))
-        if not isinstance(settings["acquire_timeout"], (int, float)) or \
-                settings["acquire_timeout"] <= 0:
-            raise ImproperlyConfigured("%s: acquire_timeout must be a positive number of seconds"
-                                       % where)
-        settings["pool_name"] = self.alias
-        return settings
 
     @property
     def pool(self):
@@ -105,7 +73,7 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
 
     def get_connection_params(self):
         options = self.settings_dict["OPTIONS"]
-        pool = self._pool_settings()
+        pool = pool_settings.resolve(self.alias, options)
         had_pool = "pool" in options
         saved = options.pop("pool", None)
         try:

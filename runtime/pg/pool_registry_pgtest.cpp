@@ -1,0 +1,70 @@
+#include "pg/pool_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/io_threads.h"
+#include "pg/pgtest_support.h"
+
+namespace puff::pg {
+namespace {
+
+using namespace puff::pg::testing;
+
+PoolOptions options(const std::string& name) {
+  PoolOptions o;
+  o.name = name;
+  o.conninfo = test_url();
+  o.min_size = 0;
+  o.max_size = 2;
+  o.acquire_timeout_s = 5.0;
+  return o;
+}
+
+const PoolStats* find(const std::vector<PoolStats>& all, const std::string& name) {
+  auto it = std::find_if(all.begin(), all.end(), [&](const PoolStats& s) { return s.name == name; });
+  return it == all.end() ? nullptr : &*it;
+}
+
+TEST(PgPoolRegistry, SameOptionsShareOnePoolAndAnyDifferenceMakesAnother) {
+  PUFF_REQUIRE_POSTGRES();
+  core::IoThreads io(2);
+  auto a = shared_pool(io.context(), options("registry_b"));
+  EXPECT_EQ(shared_pool(io.context(), options("registry_b")), a);
+  auto other = options("registry_b");
+  other.statement_timeout_s = 1.5;  // same name, other settings: never served by `a`
+  auto b = shared_pool(io.context(), other);
+  EXPECT_NE(b, a);
+  auto c = shared_pool(io.context(), options("registry_a"));
+
+  auto lease = acquire_sync(*a);
+  ASSERT_FALSE(lease.error);
+  auto all = shared_pool_stats();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                             [](const PoolStats& x, const PoolStats& y) { return x.name < y.name; }));
+  EXPECT_EQ(all[0].name, "registry_a");
+  EXPECT_EQ(all[1].in_use + all[2].in_use, 1);  // the lease shows in exactly one of the two
+
+  close_shared_pools();
+  EXPECT_TRUE(shared_pool_stats().empty());
+  auto late = acquire_sync(*c);  // a holder of a closed pool gets a clear error
+  ASSERT_TRUE(late.error);
+  EXPECT_EQ(late.error->kind, Error::Kind::closed);
+  lease.lease.release();
+  EXPECT_EQ(a->stats().size, 0);  // closed when it came back
+  EXPECT_NE(shared_pool(io.context(), options("registry_b")), a);  // a new one after closing
+  close_shared_pools();
+}
+
+TEST(PgPoolRegistry, BadOptionsRegisterNothing) {
+  core::IoThreads io(1);
+  auto bad = options("registry_bad");
+  bad.max_size = 0;
+  EXPECT_THROW(shared_pool(io.context(), bad), UsageError);
+  EXPECT_EQ(find(shared_pool_stats(), "registry_bad"), nullptr);
+}
+
+}  // namespace
+}  // namespace puff::pg
