@@ -171,7 +171,8 @@ def test_restart_fails_in_flight_queries_then_the_same_pool_recovers(project, cl
     assert end["in_use"] == 0 and end["waiting"] == 0 and end["size"] <= 4, end
     assert end["dropped_total"] >= 4, end  # three broken in flight, the idle one on checkout
     assert end["last_connect_error"] == "", end
-    assert report["backends"] == end["size"], report  # the server sees the pool's, no more
+    # The server sees the pool's connections, no more (some may still be opening: "<=").
+    assert 1 <= report["backends"] <= end["size"], report
     # No leaked server connections: while puff ran, only the pool's; after it exits, none.
     assert wait_for_backends(cluster, app, 0) == 0
 
