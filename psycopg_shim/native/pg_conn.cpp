@@ -117,6 +117,7 @@ PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
     options.max_size = max_size;
     options.acquire_timeout_s = acquire_timeout;
     options.connect_timeout_s = connect_timeout;
+    options.inline_callbacks = true;  // borrow()'s callback only fills a slot and wakes
     options.health_check_after_s = health_check_after;
     options.statement_timeout_s = statement_timeout;
     options.reconnect_backoff_max_s = reconnect_backoff_max;
@@ -272,12 +273,14 @@ PyObject* get_transaction_status(PyObject* self, void*) {
 
 PyObject* get_backend_pid(PyObject* self, void*) {
   State& s = state_of(self);
-  return PyLong_FromLong(s.conn ? s.conn->backend_pid() : s.backend_pid);
+  const pg::Connection* c = s.conn ? s.conn.get() : s.last.get();
+  return PyLong_FromLong(c ? c->backend_pid() : 0);
 }
 
 PyObject* get_server_version(PyObject* self, void*) {
   State& s = state_of(self);
-  return PyLong_FromLong(s.conn ? s.conn->server_version() : s.server_version);
+  const pg::Connection* c = s.conn ? s.conn.get() : s.last.get();
+  return PyLong_FromLong(c ? c->server_version() : 0);
 }
 
 PyObject* parameter_status(PyObject* self, PyObject* name) {
@@ -288,10 +291,8 @@ PyObject* parameter_status(PyObject* self, PyObject* name) {
   std::string value;
   if (s.conn) {
     value = s.conn->parameter_status(key);
-  } else {
-    for (const auto& [name, remembered] : s.parameters) {
-      if (name == key) value = remembered;
-    }
+  } else if (s.last) {
+    value = s.last->connect_parameter(key);
   }
   if (value.empty()) Py_RETURN_NONE;
   return PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "replace");
@@ -316,7 +317,9 @@ PyObject* notices(PyObject* self, PyObject*) {
 // info() -> {host, port, dbname, user, password, options, ssl_in_use} of the session.
 PyObject* info(PyObject* self, PyObject*) {
   State& s = state_of(self);
-  const pg::SessionInfo& i = s.conn ? s.conn->session_info() : s.info;
+  static const pg::SessionInfo none;
+  const pg::Connection* c = s.conn ? s.conn.get() : s.last.get();
+  const pg::SessionInfo& i = c ? c->session_info() : none;
   return Py_BuildValue("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "host", i.host.c_str(), "port",
                        i.port.c_str(), "dbname", i.dbname.c_str(), "user", i.user.c_str(),
                        "password", i.password.c_str(), "options", i.options.c_str(),

@@ -6,25 +6,7 @@
 #include "python/hub.h"
 
 namespace puff::psycopg {
-namespace {
-
-// The server parameters remembered between leases (the ones drivers and Django ask for).
-constexpr const char* kRememberedParameters[] = {
-    "TimeZone", "DateStyle", "IntervalStyle", "client_encoding", "server_encoding",
-    "standard_conforming_strings", "integer_datetimes", "server_version", "is_superuser",
-    "session_authorization", "application_name"};
-
-}  // namespace
-
-void remember_session(State& s) {
-  s.server_version = s.conn->server_version();
-  s.backend_pid = s.conn->backend_pid();
-  s.info = s.conn->session_info();
-  s.parameters.clear();
-  for (const char* name : kRememberedParameters) {
-    s.parameters.emplace_back(name, s.conn->parameter_status(name));
-  }
-}
+void remember_session(State& s) { s.last = s.conn; }
 
 void finish_own_io(State& s) {
   if (!s.own_io) return;
@@ -77,6 +59,11 @@ OperationLock::~OperationLock() {
 
 bool borrow(State& s) {
   if (!s.pool || s.conn) return true;
+  if (std::optional<pg::Lease> now = s.pool->try_acquire_now()) {
+    s.lease = std::move(*now);
+    s.conn = s.lease.connection().shared_from_this();
+    return true;
+  }
   struct Slot {
     std::optional<pg::Error> error;
     pg::Lease lease;
@@ -99,13 +86,12 @@ bool borrow(State& s) {
   }
   s.lease = std::move(slot->lease);
   s.conn = s.lease.connection().shared_from_this();
-  remember_session(s);
   return true;
 }
 
 void give_back(State& s) {
   if (!s.pool || !s.conn) return;
-  if (s.conn->is_open()) remember_session(s);
+  remember_session(s);  // while leased the getters read the live connection
   s.conn.reset();
   s.lease.release();  // rolled back by the pool if a transaction was left open
 }

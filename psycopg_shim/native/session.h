@@ -36,11 +36,10 @@ struct State {
   std::atomic<std::thread::id> op_thread;  // the thread holding op_mutex (none when free)
   pid_t pid = ::getpid();
   bool closed = false;  // close() was called or an interrupted wait closed it
-  // What a pooled session answers between leases (the pool's sessions are configured alike).
-  int server_version = 0;
-  int backend_pid = 0;
-  pg::SessionInfo info;
-  std::vector<std::pair<std::string, std::string>> parameters;
+  // A pooled session between leases answers with its last connection's connect-time facts
+  // (the pool's sessions are configured alike); those never change, so reading them while
+  // another session uses that connection is safe.
+  std::shared_ptr<pg::Connection> last;
 };
 
 struct ConnObject {

@@ -20,6 +20,8 @@ _DEFAULT_CONNECT_TIMEOUT = 30.0  # seconds, when the dsn sets none: never hang f
 _SESSION_STATEMENT = re.compile(
     rb"^\s*(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|LISTEN|PREPARE\s|LOAD\s"
     rb"|CREATE\s+(GLOBAL\s+|LOCAL\s+)?TEMP)", re.IGNORECASE)
+# Their first three letters: a cheap test that spares the regex to every other statement.
+_SESSION_PREFIXES = frozenset((b"SET", b"RES", b"LIS", b"PRE", b"LOA", b"CRE"))
 
 
 def _obscure_password(dsn):
@@ -147,7 +149,8 @@ class connection:
     def _run(self, query, cursor=None, copy=None):
         """Send one query (bytes), return the native result. Errors become psycopg2's.
         `copy`: (read, write) for the COPY FROM STDIN / TO STDOUT the query may run."""
-        if self._pooled and _SESSION_STATEMENT.match(query):
+        if self._pooled and query.lstrip()[:3].upper() in _SESSION_PREFIXES and \
+                _SESSION_STATEMENT.match(query):
             self._session_dirty = True
         try:
             if copy is None:

@@ -20,6 +20,12 @@ namespace {
 
 constexpr std::size_t kMaxNotices = 1000;
 
+// The parameters PostgreSQL reports to clients (GUC_REPORT), snapshotted at connect.
+constexpr const char* kReportedParameters[] = {
+    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
+    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone"};
+
 std::string field(const PGresult* r, int code) {
   const char* v = PQresultErrorField(r, code);
   return v ? v : "";
@@ -313,11 +319,23 @@ void Connection::on_connected() {
   session_info_ = SessionInfo{text(PQhost(conn_)), text(PQport(conn_)), text(PQdb(conn_)),
                               text(PQuser(conn_)), text(PQpass(conn_)), text(PQoptions(conn_)),
                               PQsslInUse(conn_) == 1};
+  connect_parameters_.clear();
+  for (const char* name : kReportedParameters) {
+    connect_parameters_.emplace_back(name, text(PQparameterStatus(conn_, name)));
+  }
   {
     std::lock_guard lock(mutex_);
     cancel_ = PQgetCancel(conn_);
   }
   finish(std::nullopt);
+}
+
+const std::string& Connection::connect_parameter(std::string_view name) const {
+  static const std::string unknown;
+  for (const auto& [key, value] : connect_parameters_) {
+    if (key == name) return value;
+  }
+  return unknown;
 }
 
 // ---- queries -------------------------------------------------------------------------------

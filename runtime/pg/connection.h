@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pg/error.h"
@@ -140,6 +141,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int backend_pid() const { return backend_pid_; }
   int server_version() const { return server_version_; }  // 150018 for 15.18
   std::string parameter_status(const std::string& name) const;  // "" when unknown
+  // What the server reported at connect for a parameter it reports (GUC_REPORT: TimeZone,
+  // client_encoding, ...), "" for others. Fixed once connected: readable from any thread while
+  // the connection is used elsewhere (a pool's sessions answer with it between leases).
+  const std::string& connect_parameter(std::string_view name) const;
   const std::string& where() const { return where_; }  // "127.0.0.1:5432" or the socket dir
   const SessionInfo& session_info() const { return session_info_; }
   // Between operations: whether the server sent something or hung up although nothing was
@@ -206,6 +211,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int server_version_ = 0;
   std::string where_;
   SessionInfo session_info_;
+  std::vector<std::pair<std::string, std::string>> connect_parameters_;  // set in on_connected
 
   mutable std::mutex mutex_;  // guards cancel_, notices_
   PGcancel* cancel_ = nullptr;

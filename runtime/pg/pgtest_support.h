@@ -164,6 +164,18 @@ inline CopyRun copy_sync(Connection& c, std::string sql, std::vector<std::string
   return run;
 }
 
+// Pool options for tests: the test server, no minimum size, 5 s timeouts.
+inline PoolOptions test_pool_options(const std::string& name, int max_size) {
+  PoolOptions o;
+  o.name = name;
+  o.conninfo = test_url();
+  o.min_size = 0;
+  o.max_size = max_size;
+  o.acquire_timeout_s = 5.0;
+  o.connect_timeout_s = 5.0;
+  return o;
+}
+
 struct Acquired {
   std::optional<Error> error;
   Lease lease;

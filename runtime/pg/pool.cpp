@@ -114,6 +114,22 @@ void Pool::acquire(AcquireCallback done) {
   pump();
 }
 
+std::optional<Lease> Pool::try_acquire_now() {
+  std::shared_ptr<Connection> connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || !waiters_.empty() || idle_.empty()) return std::nullopt;
+    const Idle& idle = idle_.back();  // most recently used, as plan() lends
+    const bool idle_too_long = options_.health_check_after_s >= 0 &&
+                               Clock::now() - idle.since > seconds(options_.health_check_after_s);
+    if (idle_too_long || idle.connection->has_unrequested_input()) return std::nullopt;
+    connection = idle.connection;
+    idle_.pop_back();
+    ++totals_.acquired_total;  // waited 0 s: the wait totals stay as they are
+  }
+  return Lease(shared_from_this(), std::move(connection));
+}
+
 void Pool::close() {
   std::deque<Idle> idle;
   std::deque<std::shared_ptr<Waiter>> waiters;
@@ -412,16 +428,20 @@ std::string Pool::timeout_message() const {
 }
 
 void Pool::post_callback(AcquireCallback done, std::optional<Error> error, Lease lease) {
-  // Lease is move-only and asio handlers must be movable: carry it in a shared holder.
-  auto held = std::make_shared<Lease>(std::move(lease));
-  boost::asio::post(io_, [done = std::move(done), error = std::move(error), held]() mutable {
+  auto call = [](AcquireCallback& done, std::optional<Error>& error, Lease& lease) {
     try {
-      done(std::move(error), std::move(*held));
+      done(std::move(error), std::move(lease));
     } catch (const std::exception& e) {
       core::log_error("pg: an acquire callback threw (ignored): ", e.what());
     } catch (...) {
       core::log_error("pg: an acquire callback threw a non-standard exception (ignored)");
     }
+  };
+  if (options_.inline_callbacks) return call(done, error, lease);
+  // Lease is move-only and asio handlers must be movable: carry it in a shared holder.
+  auto held = std::make_shared<Lease>(std::move(lease));
+  boost::asio::post(io_, [call, done = std::move(done), error = std::move(error), held]() mutable {
+    call(done, error, *held);
   });
 }
 

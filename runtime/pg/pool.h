@@ -40,6 +40,11 @@ struct PoolOptions {
   double statement_timeout_s = 0.0;    // 0 = none
   double reconnect_backoff_max_s = 10.0;
   std::string application_name;        // "" keeps the conninfo's
+  // Acquire callbacks may run on the thread that frees or lends the connection (even inside
+  // acquire()) instead of always on an IO thread: for callers whose callback only hands the
+  // lease over and wakes a waiter (the driver), a freed connection then reaches the next
+  // waiter without two thread hops.
+  bool inline_callbacks = false;
 };
 
 struct PoolStats {
@@ -108,6 +113,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Calls `done` once, on an IO thread, with a Lease or an Error (pool_timeout, closed, or
   // connect_failed while the pool has never connected).
   void acquire(AcquireCallback done);
+  // Any thread: a Lease on an idle connection at once when one is ready to lend without a
+  // check (nobody waiting ahead, idle for less than health_check_after, nothing unasked on its
+  // socket); otherwise nullopt, and acquire() does the rest. A busy pool's common case: no
+  // timer, no thread hop.
+  std::optional<Lease> try_acquire_now();
   // Closes idle connections, fails waiters with Error::closed; leased connections are closed
   // when they come back. Later acquires fail with Error::closed.
   void close();

@@ -25,14 +25,7 @@ std::string unique_app_name(const char* what) {
 }
 
 PoolOptions options(const std::string& name, int max_size) {
-  PoolOptions o;
-  o.name = name;
-  o.conninfo = test_url();
-  o.min_size = 0;
-  o.max_size = max_size;
-  o.acquire_timeout_s = 5.0;
-  o.connect_timeout_s = 5.0;
-  return o;
+  return test_pool_options(name, max_size);
 }
 
 // Borrows one connection and gives it back; returns its backend's pid.

@@ -13,7 +13,7 @@ namespace {
 auto key_of(const PoolOptions& o) {
   return std::make_tuple(o.name, o.conninfo, o.min_size, o.max_size, o.acquire_timeout_s,
                          o.health_check_after_s, o.connect_timeout_s, o.statement_timeout_s,
-                         o.reconnect_backoff_max_s, o.application_name);
+                         o.reconnect_backoff_max_s, o.application_name, o.inline_callbacks);
 }
 using Key = decltype(key_of(PoolOptions{}));
 

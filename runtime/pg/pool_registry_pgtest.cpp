@@ -12,15 +12,7 @@ namespace {
 
 using namespace puff::pg::testing;
 
-PoolOptions options(const std::string& name) {
-  PoolOptions o;
-  o.name = name;
-  o.conninfo = test_url();
-  o.min_size = 0;
-  o.max_size = 2;
-  o.acquire_timeout_s = 5.0;
-  return o;
-}
+PoolOptions options(const std::string& name) { return test_pool_options(name, 2); }
 
 const PoolStats* find(const std::vector<PoolStats>& all, const std::string& name) {
   auto it = std::find_if(all.begin(), all.end(), [&](const PoolStats& s) { return s.name == name; });
