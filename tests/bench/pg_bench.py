@@ -3,7 +3,9 @@
 Cases (a 10,000-row World table, autocommit, client-side parameters for every driver):
 - plain loop, 1 row / 20 rows: one connection, one query after another (plain python);
 - 100 callers, 1 row / 20 rows: 100 greenlets on puff's hub, each with its own connection,
-  vs psycopg2 and psycopg with 100 threads (their way to overlap waits).
+  vs psycopg2 and psycopg with 100 threads (their way to overlap waits);
+- 100 callers, 1 row, pool of 8 (puff only): the same greenlets borrowing 8 pooled server
+  connections per statement, as the Django engine does under puff.
 Rounds alternate the drivers; the table shows medians of queries per second. The plain loops
 are also counted in CPU instructions per query (valgrind's callgrind, all user-space code of the
 client process: the figure that stays put on a shared, noisy machine)."""
@@ -25,14 +27,20 @@ ROOT = HERE.parents[1]
 PEERS = ["puff", "psycopg2", "psycopg"]
 # (case, workload name, queries per sample, unit)
 CASES = [
-    ("plain loop, 1 row", "plain-1", 5000),
-    ("plain loop, 20 rows", "plain-20", 3000),
-    ("100 callers, 1 row", "concurrent-1", 20000),
-    ("100 callers, 20 rows", "concurrent-20", 10000),
+    # Samples of 1-2 s: shorter ones swing by +-20% on a shared 2-core machine.
+    ("plain loop, 1 row", "plain-1", 15000),
+    ("plain loop, 20 rows", "plain-20", 10000),
+    ("100 callers, 1 row", "concurrent-1", 30000),
+    ("100 callers, 20 rows", "concurrent-20", 15000),
+    # puff only: the same 100 callers on 8 pooled server connections (the Django engine's way).
+    ("100 callers, 1 row, pool of 8", "pooled-1", 30000),
 ]
 
 
 def command(peer, workload, url, n, puff_bin, peer_python):
+    if workload.startswith("pooled"):
+        return [puff_bin, "python", "pg_workloads:main", "hubpool" + workload[6:], "psycopg2",
+                url, str(n)] if peer == "puff" else None
     if peer == "puff":
         if workload.startswith("concurrent"):
             return [puff_bin, "python", "pg_workloads:main", "hub" + workload[10:], "psycopg2",
@@ -118,11 +126,13 @@ def main():
         for case, workload, n in CASES:
             for peer in PEERS:
                 cmd = command(peer, workload, url, n, puff_bin, args.peer_python)
-                samples[case][peer].append(sample(cmd))
+                if cmd:
+                    samples[case][peer].append(sample(cmd))
         print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
 
     rows = [{"case": case, "unit": "queries/s",
-             **{p: round(statistics.median(samples[case][p])) for p in PEERS}}
+             **{p: round(statistics.median(samples[case][p])) for p in PEERS
+                if samples[case][p]}}
             for case, _w, _n in CASES]
     if not args.no_instructions:
         if not shutil.which("valgrind"):

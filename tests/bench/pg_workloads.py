@@ -12,9 +12,18 @@ import time
 ONE_ROW = "select id, randomnumber from world where id = %s"
 TWENTY_ROWS = "select id, randomnumber from world where id between %s and %s"
 WORKERS = 100
+POOL_SIZE = 8  # server connections behind the 100 callers of the "hubpool" cases
 
 
-def connect(driver, url):
+def connect(driver, url, pooled=False):
+    if pooled:  # puff's driver on a bounded pool, as the Django engine runs under puff
+        from functools import partial
+        import psycopg2.extensions
+        factory = partial(psycopg2.extensions.connection,
+                          _pool={"pool_name": "bench", "max_size": POOL_SIZE})
+        conn = psycopg2.connect(url, connection_factory=factory)
+        conn.autocommit = True
+        return conn
     if driver == "psycopg":
         import psycopg
         return psycopg.connect(url, autocommit=True)
@@ -45,9 +54,9 @@ def plain(driver, url, n, twenty):
     return time.perf_counter() - started
 
 
-def concurrent(driver, url, n, twenty, spawn, join):
-    """WORKERS callers, each with its own connection, n queries in all."""
-    conns = [connect(driver, url) for _ in range(WORKERS)]
+def concurrent(driver, url, n, twenty, spawn, join, pooled=False):
+    """WORKERS callers, each with its own connection object, n queries in all."""
+    conns = [connect(driver, url, pooled) for _ in range(WORKERS)]
     per_worker = n // WORKERS
     started = time.perf_counter()
     join([spawn(loop, c, per_worker, twenty, k * 101) for k, c in enumerate(conns)])
@@ -74,7 +83,8 @@ def run(case, driver, url, n):
         seconds = plain(driver, url, n, twenty)
     elif case.startswith("hub"):
         import puff
-        seconds = concurrent(driver, url, n, twenty, puff.spawn, puff.join_all)
+        seconds = concurrent(driver, url, n, twenty, puff.spawn, puff.join_all,
+                             pooled=case.startswith("hubpool"))
     else:
         seconds = concurrent(driver, url, n, twenty, threads_spawn, threads_join)
     print(json.dumps({"ops": n, "seconds": seconds}))
