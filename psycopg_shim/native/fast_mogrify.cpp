@@ -130,6 +130,13 @@ Outcome quote(Context& ctx, PyObject* value, std::string& out) {
 Outcome interpolate(Context& ctx, std::string_view query, PyObject* vars, std::string& out) {
   const bool named = PyDict_CheckExact(vars);
   if (!named && !PyTuple_CheckExact(vars) && !PyList_CheckExact(vars)) return Outcome::fallback;
+  // A list could change size while Python runs (server_string_syntax): index a snapshot.
+  python::PyRef values = python::PyRef::borrow(vars);
+  if (PyList_CheckExact(vars)) {
+    values = python::PyRef::steal(PyList_AsTuple(vars));
+    if (!values) return Outcome::error;
+    vars = values.get();
+  }
   Py_ssize_t used = 0;
   size_t start = 0;
   out.reserve(query.size() + 16);
@@ -173,7 +180,9 @@ Outcome interpolate(Context& ctx, std::string_view query, PyObject* vars, std::s
     } else {
       return Outcome::fallback;
     }
-    Outcome quoted = quote(ctx, value, out);
+    // Held while quoting: server_string_syntax() runs Python, which must not free it under us.
+    python::PyRef held = python::PyRef::borrow(value);
+    Outcome quoted = quote(ctx, held.get(), out);
     if (quoted != Outcome::done) return quoted;
   }
   if (!named && used != PySequence_Fast_GET_SIZE(vars)) return Outcome::fallback;
