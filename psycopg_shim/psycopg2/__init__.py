@@ -20,3 +20,22 @@ threadsafety = 2
 paramstyle = "pyformat"
 __version__ = "2.9.13 (dt dec pq3 ext lo64 puff)"
 __libpq_version__ = _psycopg.libpq_version()
+
+
+def _locate_c_entry_points():
+    """Inside puff, _psycopg is built into the executable and has no file. Code that loads the
+    module's C functions with ctypes (psycopg2's own tests do, from `_psycopg.__file__`) is
+    pointed at the extension module built from the same sources and installed beside us."""
+    if hasattr(_psycopg, "__file__"):
+        return
+    import glob
+    import os
+    import sysconfig
+    here = os.path.dirname(os.path.abspath(__file__))
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    found = glob.glob(os.path.join(here, "_psycopg" + suffix))
+    if found:
+        _psycopg.__file__ = found[0]
+
+
+_locate_c_entry_points()
