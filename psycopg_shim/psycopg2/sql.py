@@ -178,13 +178,19 @@ class Literal(Composable):
             conn = context.connection
         else:
             raise TypeError("context must be a connection or a cursor")
-        adapted = _adapt.adapt(self._wrapped)
-        if hasattr(adapted, "prepare"):
-            adapted.prepare(conn)
-        quoted = adapted.getquoted()
-        if isinstance(quoted, bytes):
-            quoted = quoted.decode(conn._codec)
-        return quoted
+        return quote(self._wrapped, conn)  # looked up at call time: sql.quote is replaceable
+
+
+def quote(obj, context=None):
+    """The SQL literal of `obj` as a str, exactly as cursor.execute() would write it with the
+    connection (or cursor) `context`, or without one. Literal.as_string() calls it through this
+    module, so assigning `psycopg2.sql.quote` changes how every Literal is written."""
+    if isinstance(context, _cursor.cursor):
+        context = context.connection
+    if context is not None and not isinstance(context, _connection.connection):
+        raise TypeError("context must be a connection, a cursor or None")
+    quoted = _adapt.mogrify(b"%s", (obj,), context)
+    return quoted.decode(context._codec if context is not None else "utf-8")
 
 
 class Placeholder(Composable):

@@ -62,6 +62,29 @@ def test_interpolation_and_query_bytes(conn):
         cur.execute("select %s", ["a\x00b"])
 
 
+def test_sql_quote_writes_literals_as_execute_does_and_is_replaceable(conn):
+    import psycopg2.sql as sql
+    cur = conn.cursor()
+    for value in ["it's", None, 42, -1.5, [1, None], (1, "a"), datetime.date(2024, 2, 29),
+                  decimal.Decimal("1.10"), b"\x00\xff"]:
+        literal = sql.quote(value, conn)
+        assert literal == cur.mogrify("%s", [value]).decode()
+        assert sql.quote(value, cur) == literal
+        assert sql.Literal(value).as_string(conn) == literal
+    assert sql.quote("x") == "'x'"  # without a connection
+    with pytest.raises(TypeError, match="context"):
+        sql.quote(1, object())
+    original = sql.quote
+    sql.quote = lambda obj, context=None: "<%s>" % obj
+    try:
+        query = sql.SQL("select {}").format(sql.Literal(7)).as_string(conn)
+        assert query == "select <7>"
+    finally:
+        sql.quote = original
+    cur.execute(sql.SQL("select {}").format(sql.Literal("back")))
+    assert cur.fetchone() == ("back",)
+
+
 def test_description_rowcount_and_fetch_variants(conn):
     cur = conn.cursor()
     cur.execute("select g as n, g::text as t from generate_series(1, 5) g")
