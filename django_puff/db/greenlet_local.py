@@ -7,24 +7,20 @@ transactions. Keyed by greenlet, each request/task gets its own; the entry goes 
 greenlet (a thread's main greenlet stands for the thread, so threads stay separate too).
 """
 
-import threading
-import weakref
-
 import greenlet
 
 
 class GreenletLocal:
     def __init__(self):
-        object.__setattr__(self, "_by_greenlet", weakref.WeakKeyDictionary())
-        object.__setattr__(self, "_lock", threading.Lock())
+        # Kept as an attribute of the greenlet itself: found in one lookup, gone with it.
+        object.__setattr__(self, "_slot", "_puff_local_%x" % id(self))
 
     def _namespace(self, create):
         me = greenlet.getcurrent()
-        data = self._by_greenlet.get(me)
+        data = getattr(me, self._slot, None)
         if data is None and create:
             data = {}
-            with self._lock:
-                self._by_greenlet[me] = data
+            setattr(me, self._slot, data)
         return data
 
     def __getattr__(self, name):

@@ -192,14 +192,27 @@ PyObject* set_caster_registry(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
-// A non-empty dict attribute `name` of `owner` (its own casters): true; errors are set.
-bool has_registrations(PyObject* owner, PyObject* name, bool* error) {
+// The registry dict `owner.<name>` (a cursor's or connection's own casters): a new reference,
+// nullptr when empty or None (nothing to look up there). `*usable` turns false when it is
+// something else than a dict (psycopg2's lookup() is then asked); errors are set.
+python::PyRef own_registry(PyObject* owner, PyObject* name, bool* usable, bool* error) {
   python::PyRef reg = python::PyRef::steal(PyObject_GetAttr(owner, name));
   if (!reg) {
     *error = true;
-    return false;
+    return reg;
   }
-  return PyDict_Check(reg.get()) ? PyDict_GET_SIZE(reg.get()) > 0 : reg.get() != Py_None;
+  if (reg.get() == Py_None) return python::PyRef::borrow(nullptr);
+  if (!PyDict_Check(reg.get())) {
+    *usable = false;
+    return reg;
+  }
+  if (PyDict_GET_SIZE(reg.get()) == 0) return python::PyRef::borrow(nullptr);
+  return reg;
+}
+
+// registry[oid] when present: a borrowed reference, nullptr when absent (or an error is set).
+PyObject* find_in(PyObject* registry, PyObject* oid) {
+  return registry ? PyDict_GetItemWithError(registry, oid) : nullptr;
 }
 
 PyMethodDef registry_methods[] = {
@@ -216,12 +229,17 @@ PyObject* casters_for(const pg::Result& result, PyObject* cursor) {
   }
   static PyObject* typecasters_name = PyUnicode_InternFromString("_typecasters");
   static PyObject* conn_name = PyUnicode_InternFromString("_conn");
-  bool error = false;
-  bool own = has_registrations(cursor, typecasters_name, &error);
-  if (!own && !error) {
+  // psycopg2's order: the cursor's casters, the connection's (Django registers jsonb there),
+  // the global ones, the default. Dicts are read here; anything else asks lookup().
+  bool usable = true, error = false;
+  python::PyRef by_cursor = own_registry(cursor, typecasters_name, &usable, &error);
+  python::PyRef by_conn;
+  if (!error && usable) {
     python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name));
     if (!conn) return nullptr;
-    own = conn.get() != Py_None && has_registrations(conn.get(), typecasters_name, &error);
+    if (conn.get() != Py_None) {
+      by_conn = own_registry(conn.get(), typecasters_name, &usable, &error);
+    }
   }
   if (error) return nullptr;
   const int cols = result.cols();
@@ -231,14 +249,16 @@ PyObject* casters_for(const pg::Result& result, PyObject* cursor) {
     python::PyRef oid = python::PyRef::steal(PyLong_FromUnsignedLong(result.field_type(c)));
     if (!oid) return nullptr;
     PyObject* caster;
-    if (own) {  // the cursor's or connection's own registrations: psycopg2's lookup order
+    if (!usable) {
       PyObject* args[] = {oid.get(), cursor};
       caster = PyObject_Vectorcall(registry.lookup, args, 2, nullptr);
       if (!caster) return nullptr;
     } else {
-      caster = PyDict_GetItemWithError(registry.global, oid.get());
-      if (!caster && PyErr_Occurred()) return nullptr;
-      caster = Py_NewRef(caster ? caster : registry.fallback);
+      PyObject* found = find_in(by_cursor.get(), oid.get());
+      if (!found && !PyErr_Occurred()) found = find_in(by_conn.get(), oid.get());
+      if (!found && !PyErr_Occurred()) found = PyDict_GetItemWithError(registry.global, oid.get());
+      if (!found && PyErr_Occurred()) return nullptr;
+      caster = Py_NewRef(found ? found : registry.fallback);
     }
     PyTuple_SET_ITEM(out.get(), c, caster);
   }

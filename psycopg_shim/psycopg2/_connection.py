@@ -488,14 +488,17 @@ class connection:
     def cursor(self, name=None, cursor_factory=None, withhold=False, scrollable=None):
         from psycopg2._cursor import cursor as base
 
-        self._check_open()
+        if self._closed or self._pq is None:
+            raise InterfaceError("connection already closed")
         factory = cursor_factory or self.cursor_factory or base
         cur = factory(self, name)
         if not isinstance(cur, base):
             raise TypeError("cursor factory must be subclass of psycopg2.extensions.cursor")
         # Through the setters: they refuse withhold/scrollable on an unnamed cursor.
-        cur.withhold = withhold
-        cur.scrollable = scrollable
+        if withhold is not False:
+            cur.withhold = withhold
+        if scrollable is not None:
+            cur.scrollable = scrollable
         return cur
 
     def cancel(self):

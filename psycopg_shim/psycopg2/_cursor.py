@@ -4,6 +4,7 @@ import datetime
 from operator import index as _as_int
 
 from psycopg2._adapt import mogrify as _mogrify
+from psycopg2._connection import connection as _connection_class
 from psycopg2._constants import (
     STATUS_PREPARED, TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN)
 from psycopg2._exceptions import InterfaceError, InternalError, ProgrammingError
@@ -53,12 +54,20 @@ class cursor:
     _scrollable = None
     _result = None
     _description = None  # built from _result when first read: most callers never look
+    _closed_fields = None  # a closed cursor's column facts, for its description
     query = None
     rowcount = -1
+    rownumber = 0
+    statusmessage = None
+    lastrowid = None
+    arraysize = 1
+    itersize = 2000
+    tzinfo_factory = datetime.timezone
+    row_factory = None
+    _holds_session = False
 
     def __init__(self, conn, name=None):
-        from psycopg2._connection import connection
-        if not isinstance(conn, connection):
+        if not isinstance(conn, _connection_class):
             raise TypeError("argument 1 must be psycopg2.extensions.connection, not %s"
                             % type(conn).__name__)
         if isinstance(name, bytes):
@@ -71,16 +80,10 @@ class cursor:
         # A server cursor belongs to the transaction it was created in (unless WITH HOLD): the
         # connection's mark moves on when that transaction ends.
         self._mark = conn._mark
-        self._holds_session = False
-        self.arraysize = 1
-        self.itersize = 2000
-        self.tzinfo_factory = datetime.timezone
-        self.row_factory = None
         self.string_types = {}
         self.binary_types = {}
         self._typecasters = self.string_types
-        self._reset_result()
-        self.query = None
+        # The rest starts from the class's defaults (a cursor is made for every Django query).
 
     def _reset_result(self):
         self._result = None
@@ -97,9 +100,16 @@ class cursor:
     @property
     def description(self):
         description = self._description
-        if description is None and self._result is not None:
-            description = self._description = _describe(self._result.fields(), self._conn._codec)
+        if description is None:
+            if self._result is not None:
+                fields = self._result.fields()
+            elif self._closed_fields is not None:
+                fields = self._closed_fields
+            else:
+                return None
+            description = self._description = _describe(fields, self._conn._codec)
         return description
+
     name = property(lambda self: self._name)
 
     @property
@@ -376,7 +386,8 @@ class cursor:
             return
         if self._name is not None and self._conn is not None:
             self._close_server_cursor()
-        self.description  # noqa: B018  (kept after close, as psycopg2: build it before the result goes)
+        if self._description is None and self._result is not None:
+            self._closed_fields = self._result.fields()  # description outlives close (psycopg2)
         self._closed = True
         self._result = None
 
