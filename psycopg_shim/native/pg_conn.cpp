@@ -298,6 +298,62 @@ PyObject* parameter_status(PyObject* self, PyObject* name) {
   return PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "replace");
 }
 
+// notifies() -> [(pid, channel, payload)] received since the last call.
+PyObject* notifies(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  std::vector<pg::Notification> drained;
+  if (s.conn) drained = s.conn->drain_notifications();
+  python::PyRef out = python::PyRef::steal(PyList_New(static_cast<Py_ssize_t>(drained.size())));
+  if (!out) return nullptr;
+  for (size_t i = 0; i < drained.size(); ++i) {
+    const pg::Notification& n = drained[i];
+    PyObject* item = Py_BuildValue("(is#s#)", n.pid, n.channel.data(),
+                                   static_cast<Py_ssize_t>(n.channel.size()), n.payload.data(),
+                                   static_cast<Py_ssize_t>(n.payload.size()));
+    if (!item) return nullptr;
+    PyList_SET_ITEM(out.get(), static_cast<Py_ssize_t>(i), item);
+  }
+  return out.release();
+}
+
+// poll(): reads what the server sent unasked (NOTIFY, notices) without waiting for more.
+// A pooled session between leases has no server session to read.
+PyObject* poll(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  if (!usable(s)) return nullptr;
+  OperationLock lock(s);
+  if (!lock.held()) return nullptr;
+  if (!usable(s)) return nullptr;
+  if (!s.conn) Py_RETURN_NONE;
+  try {
+    if (runs_inline(s)) {
+      s.conn->consume_input_inline();  // a broken session shows in `closed` afterwards
+    } else {
+      auto conn = s.conn;
+      auto error = std::make_shared<std::optional<pg::Error>>();
+      bool ok = wait_for(s, [&](python::Completion done) {
+        conn->consume_input([error, done](std::optional<pg::Error> e) {
+          *error = std::move(e);
+          done.complete();
+        });
+      });
+      if (!ok) return nullptr;
+    }
+  } catch (const std::exception& e) {
+    return raise_interface(e.what());
+  }
+  if (s.pool && !s.conn->is_open()) give_back(s);  // broken: the pool replaces it
+  Py_RETURN_NONE;
+}
+
+// fileno() -> libpq's socket of a dedicated session (-1 when closed); pooled sessions have
+// none of their own.
+PyObject* fileno(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  if (s.pool) return PyLong_FromLong(-1);
+  return PyLong_FromLong(s.conn ? s.conn->socket_fd() : -1);
+}
+
 PyObject* notices(PyObject* self, PyObject*) {
   State& s = state_of(self);
   std::vector<pg::Notice> drained;
@@ -348,6 +404,10 @@ PyMethodDef methods[] = {
      "release(): a pooled session gives its server connection back (rolled back if needed)"},
     {"parameter_status", parameter_status, METH_O, "parameter_status(name) -> str | None"},
     {"notices", notices, METH_NOARGS, "notices() -> messages received since the last call"},
+    {"notifies", notifies, METH_NOARGS,
+     "notifies() -> [(pid, channel, payload)] received since the last call"},
+    {"poll", poll, METH_NOARGS, "poll(): read what the server sent unasked (NOTIFY, notices)"},
+    {"fileno", fileno, METH_NOARGS, "fileno() -> libpq's socket of a dedicated session, or -1"},
     {"info", info, METH_NOARGS, "info() -> dict describing the session"},
     {nullptr, nullptr, 0, nullptr}};
 

@@ -9,7 +9,7 @@ from psycopg2._constants import (
     TRANSACTION_STATUS_UNKNOWN)
 from psycopg2._exceptions import (
     InterfaceError, NotSupportedError, OperationalError, ProgrammingError, from_native)
-from psycopg2._objects import ConnectionInfo, Xid
+from psycopg2._objects import ConnectionInfo, Notify, Xid
 
 _MAX_NOTICES = 50           # psycopg2 keeps the last 50 notices
 _DEFAULT_CONNECT_TIMEOUT = 30.0  # seconds, when the dsn sets none: never hang forever
@@ -175,15 +175,30 @@ class connection:
 
     def _after_statement(self):
         pq = self._pq
-        notices = pq.notices()
-        if notices:
-            self._deliver_notices(notices)
+        self._deliver_unasked()
         if pq.transaction_status == TRANSACTION_STATUS_IDLE and self._status != STATUS_PREPARED:
             self._status = STATUS_READY
         elif pq.closed:
             self._closed = 2
         if self._pooled:
             self._maybe_release()
+
+    def _deliver_unasked(self):
+        pq = self._pq
+        notices = pq.notices()
+        if notices:
+            self._deliver_notices(notices)
+        notifies = pq.notifies()
+        if notifies:
+            self._deliver_notifies(notifies)
+
+    def _deliver_notifies(self, received):
+        # Like notices: any object with append() (a deque...); a failing append drops the rest.
+        try:
+            for pid, channel, payload in received:
+                self.notifies.append(Notify(pid, channel, payload))
+        except Exception:
+            return
 
     def _deliver_notices(self, texts):
         # `notices` may be any object with append() (a deque...); like psycopg2, a failing
@@ -464,7 +479,14 @@ class connection:
         return False
 
     def fileno(self):
-        raise NotSupportedError("fileno() is not available: puff's driver does the IO itself")
+        """libpq's socket, to select() on before poll() (LISTEN/NOTIFY). Inside puff's hub a
+        select() blocks every greenlet: run it with puff.run_blocking, or poll() with sleeps."""
+        self._check_open()
+        if self._pooled:
+            raise NotSupportedError(
+                "fileno() is not available on a pooled connection: its server connection "
+                "changes from one transaction to the next")
+        return self._pq.fileno()
 
     # libpq's PGconn stays inside puff's native layer (runtime/pg), which does not hand it out.
     def get_native_connection(self):
@@ -479,8 +501,20 @@ class connection:
             "layer")
 
     def poll(self):
+        """Reads what the server sent unasked: NOTIFYs land in `notifies`, messages in
+        `notices`. A synchronous connection has nothing else to advance: always POLL_OK."""
         from psycopg2._constants import POLL_OK
         self._check_open()
+        with self._lock:
+            try:
+                self._pq.poll()
+            except _psycopg.NativeError as e:
+                self._closed = 2
+                raise from_native(e) from None
+            self._deliver_unasked()
+            if self._pq.closed:
+                self._closed = 2
+                raise OperationalError("the server closed the connection (found by poll())")
         return POLL_OK
 
     # ---- cursors and life -------------------------------------------------------------

@@ -52,8 +52,14 @@ class Notify(tuple):
             return tuple(self) == tuple(other) and self.payload == other.payload
         return tuple(self) == other
 
+    def __ne__(self, other):  # tuple's own __ne__ would ignore the payload
+        return not self == other
+
     def __hash__(self):
-        return hash((self.pid, self.channel, self.payload))
+        # Without a payload it hashes as its (pid, channel) tuple, which it equals (psycopg2).
+        if self.payload:
+            return hash((self.pid, self.channel, self.payload))
+        return hash((self.pid, self.channel))
 
     def __repr__(self):
         return "Notify(%r, %r, %r)" % (self.pid, self.channel, self.payload)
@@ -215,7 +221,12 @@ class ConnectionInfo:
 
     @property
     def socket(self):
-        if self._conn._live_pq() is None:
+        """libpq's socket of a dedicated session (-1 without one); pooled sessions have none."""
+        pq = self._conn._live_pq()
+        if pq is None:
             return -1
-        raise NotSupportedError(
-            "info.socket is not available: puff's driver does the IO on libpq's socket itself")
+        if pq.pooled:
+            raise NotSupportedError(
+                "info.socket is not available on a pooled connection: its server connection "
+                "changes from one transaction to the next")
+        return pq.fileno()

@@ -523,6 +523,7 @@ void Connection::finish(std::optional<Error> error) {
     return;
   }
   copy_turn_.store(CopyTurn::none);
+  collect_notifications();  // NOTIFYs libpq parsed during the operation
   std::unique_ptr<Op> op = std::move(op_);
   update_state();
   busy_.store(false);

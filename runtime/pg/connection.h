@@ -43,6 +43,13 @@ struct Notice {
   std::string text;      // libpq's full text, "NOTICE:  ...\n" (what psycopg2 shows)
 };
 
+// A NOTIFY delivered to this session (it LISTENs on `channel`).
+struct Notification {
+  int pid = 0;  // the notifying backend
+  std::string channel;
+  std::string payload;
+};
+
 // What a query produced: every PGresult of the (possibly multi-statement) text, in order, and
 // the first error. With an error, `results` holds those that came before it.
 struct QueryOutcome {
@@ -116,6 +123,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Notices captured since the last call (at most 1000 are kept, the oldest dropped). Any thread.
   std::vector<Notice> drain_notices();
+  // Notifications received since the last call (at most 1000 kept, the oldest dropped). Any
+  // thread. They are gathered at the end of every operation and by consume_input*().
+  std::vector<Notification> drain_notifications();
+  // Reads what the server sent unasked (NOTIFY, notices) without sending anything, as an
+  // operation on the strand: done(nullopt), or the error that closed the connection.
+  void consume_input(ConnectCallback done);
+  // The same on the calling thread (execute_inline's rule: only for a connection whose
+  // io_context nobody else runs). Never blocks. false when the connection turned out broken.
+  bool consume_input_inline();
+  // libpq's socket (-1 when closed), for callers that wait for readability themselves
+  // (select() on a plain-python connection before consume_input_inline()).
+  int socket_fd() const;
 
   // Runs `sql` (simple query protocol, like execute(sql)) and lets the caller drive any COPY
   // FROM STDIN / TO STDOUT in it, one step at a time. Each call here answers once with the next
@@ -171,6 +190,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_step();
   void read_step();
   void take_result(PGresult* result);
+  void consume_input_step();     // the consume_input operation's one step
+  void collect_notifications();  // PQnotifies into notifications_ (on the strand / inline)
   void begin_copy(ExecStatusType status);
   void start_copy_step(CopyTurn expected, const char* call,
                        std::function<void(CopyTurn claimed)> step, CopyCallback done);
@@ -213,9 +234,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SessionInfo session_info_;
   std::vector<std::pair<std::string, std::string>> connect_parameters_;  // set in on_connected
 
-  mutable std::mutex mutex_;  // guards cancel_, notices_
+  mutable std::mutex mutex_;  // guards cancel_, notices_, notifications_
   PGcancel* cancel_ = nullptr;
   std::deque<Notice> notices_;
+  std::deque<Notification> notifications_;
 
   // Set while a copy() operation waits for the caller's next call; claimed by that call.
   std::atomic<CopyTurn> copy_turn_{CopyTurn::none};

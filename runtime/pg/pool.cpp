@@ -165,7 +165,9 @@ PoolStats Pool::stats() const {
 }
 
 void Pool::give_back(std::shared_ptr<Connection> connection, bool discard) {
-  connection->drain_notices();  // the next user must not see this user's notices
+  // The next user must not see this user's notices or notifications.
+  connection->drain_notices();
+  connection->drain_notifications();
   // A statement still running (its caller gave up) or a broken session: close it.
   if (discard || !connection->is_open() || connection->is_busy()) {
     drop(connection);

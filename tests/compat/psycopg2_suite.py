@@ -58,7 +58,7 @@ SELF = Path(__file__).resolve()
 
 MODULES = ["test_psycopg2_dbapi20", "test_connection", "test_cursor", "test_transaction",
            "test_with", "test_dates", "test_types_basic", "test_types_extras", "test_quote",
-           "test_sql", "test_errors", "test_errcodes", "test_copy"]
+           "test_sql", "test_errors", "test_errcodes", "test_copy", "test_notify"]
 THRESHOLD = 0.95
 TEST_DB = "psycopg2_test"
 SHOWN_DIFFERENCES = 40

@@ -85,6 +85,41 @@ def test_sql_quote_writes_literals_as_execute_does_and_is_replaceable(conn):
     assert cur.fetchone() == ("back",)
 
 
+def test_listen_notify_with_select_and_poll(conn):
+    import select
+    conn.autocommit = True
+    conn.cursor().execute("LISTEN puff_test_channel")
+    other = psycopg2.connect(URL)
+    other.autocommit = True
+    try:
+        sender = other.get_backend_pid()
+        other.cursor().execute("NOTIFY puff_test_channel, 'hello'")
+        assert select.select([conn], [], [], 5) != ([], [], []), "the socket never got readable"
+        assert conn.notifies == []
+        assert conn.poll() == psycopg2.extensions.POLL_OK
+        assert conn.notifies == [(sender, "puff_test_channel")]
+        assert conn.notifies[0].payload == "hello"
+        conn.notifies.clear()
+        # Received with the next statement too, without poll().
+        other.cursor().execute("SELECT pg_notify('puff_test_channel', 'again')")
+        import time
+        time.sleep(0.2)
+        conn.cursor().execute("SELECT 1")
+        assert [n.payload for n in conn.notifies] == ["again"]
+    finally:
+        other.close()
+    # The server ends the session: poll() says so and the connection is closed.
+    killer = psycopg2.connect(URL)
+    killer.autocommit = True
+    killer.cursor().execute("SELECT pg_terminate_backend(%s)", [conn.get_backend_pid()])
+    killer.close()
+    with pytest.raises(psycopg2.OperationalError):
+        for _ in range(50):
+            select.select([conn], [], [], 0.1)
+            conn.poll()
+    assert conn.closed == 2
+
+
 def test_description_rowcount_and_fetch_variants(conn):
     cur = conn.cursor()
     cur.execute("select g as n, g::text as t from generate_series(1, 5) g")

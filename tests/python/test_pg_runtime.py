@@ -466,3 +466,50 @@ def test_greenlets_copy_concurrently_on_pooled_connections_while_others_query(pr
     # The ticker's queries ran while copies were in flight: COPY waits let other greenlets run.
     assert report["during"] > 0, report
     assert report["in_use"] == 0 and report["size"] <= 6
+
+
+def test_a_greenlet_waits_for_notify_with_poll_while_others_run(project):
+    # LISTEN on a dedicated connection in the hub: poll() reads without blocking the others.
+    project.write("work.py", f"""
+        import json
+        import psycopg2, puff
+
+        URL = {URL!r}
+
+        def listener(ready):
+            conn = psycopg2.connect(URL)
+            conn.autocommit = True
+            conn.cursor().execute("LISTEN hub_channel")
+            ready.append(conn.get_backend_pid())
+            for _ in range(500):
+                conn.poll()
+                if conn.notifies:
+                    return [n.payload for n in conn.notifies]
+                puff.sleep(0.01)
+            return "no notification"
+
+        def ticker(state):
+            while not state["done"]:
+                state["ticks"] += 1
+                puff.sleep(0.005)
+
+        def main():
+            ready, state = [], {{"done": False, "ticks": 0}}
+            waiting = puff.spawn(listener, ready)
+            tick = puff.spawn(ticker, state)
+            while not ready:
+                puff.sleep(0.01)
+            sender = psycopg2.connect(URL)
+            sender.autocommit = True
+            puff.sleep(0.1)
+            sender.cursor().execute("NOTIFY hub_channel, 'from the hub'")
+            payloads = waiting.join()
+            state["done"] = True
+            tick.join()
+            print(json.dumps({{"payloads": payloads, "ticks": state["ticks"]}}))
+    """)
+    result = project.run("python", "work:main", timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["payloads"] == ["from the hub"], report
+    assert report["ticks"] > 10, report  # the hub kept running other greenlets meanwhile
