@@ -316,6 +316,13 @@ PyObject* notifies(PyObject* self, PyObject*) {
   return out.release();
 }
 
+// has_unasked() -> True when notices or notifications wait to be drained: the statement path
+// asks this once instead of building two empty lists.
+PyObject* has_unasked(PyObject* self, PyObject*) {
+  State& s = state_of(self);
+  return PyBool_FromLong(s.conn && s.conn->has_unasked());
+}
+
 // poll(): reads what the server sent unasked (NOTIFY, notices) without waiting for more.
 // A pooled session between leases has no server session to read.
 PyObject* poll(PyObject* self, PyObject*) {
@@ -404,6 +411,8 @@ PyMethodDef methods[] = {
      "release(): a pooled session gives its server connection back (rolled back if needed)"},
     {"parameter_status", parameter_status, METH_O, "parameter_status(name) -> str | None"},
     {"notices", notices, METH_NOARGS, "notices() -> messages received since the last call"},
+    {"has_unasked", has_unasked, METH_NOARGS,
+     "has_unasked() -> True when notices() or notifies() have something"},
     {"notifies", notifies, METH_NOARGS,
      "notifies() -> [(pid, channel, payload)] received since the last call"},
     {"poll", poll, METH_NOARGS, "poll(): read what the server sent unasked (NOTIFY, notices)"},

@@ -175,7 +175,8 @@ class connection:
 
     def _after_statement(self):
         pq = self._pq
-        self._deliver_unasked()
+        if pq.has_unasked():
+            self._deliver_unasked()
         if pq.transaction_status == TRANSACTION_STATUS_IDLE and self._status != STATUS_PREPARED:
             self._status = STATUS_READY
         elif pq.closed:

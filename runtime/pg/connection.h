@@ -126,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Notifications received since the last call (at most 1000 kept, the oldest dropped). Any
   // thread. They are gathered at the end of every operation and by consume_input*().
   std::vector<Notification> drain_notifications();
+  bool has_unasked() const;  // notices or notifications wait to be drained; any thread
   // Reads what the server sent unasked (NOTIFY, notices) without sending anything, as an
   // operation on the strand: done(nullopt), or the error that closed the connection.
   void consume_input(ConnectCallback done);

@@ -34,6 +34,11 @@ std::vector<Notification> Connection::drain_notifications() {
   return out;
 }
 
+bool Connection::has_unasked() const {
+  std::lock_guard lock(mutex_);
+  return !notices_.empty() || !notifications_.empty();
+}
+
 int Connection::socket_fd() const { return conn_ ? PQsocket(conn_) : -1; }
 
 void Connection::consume_input_step() {
