@@ -208,6 +208,7 @@ void Connection::on_handshake_reply(const Reply& reply, const std::string& step,
   if (state_.load() != State::connecting) return;
   if (reply.is_error() && !handshake_error_) {
     std::string text = first_line(reply.str);
+    if (!text.empty() && text.back() == '.') text.pop_back();  // we append "; ..." hints
     if (step == "AUTH") {
       text = "authentication failed: " + text + "; check the user and password in the URL";
     } else if (text.rfind("NOAUTH", 0) == 0) {

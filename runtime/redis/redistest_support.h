@@ -206,7 +206,7 @@ class ThrowawayRedis {
     int p = pid();
     if (p <= 0) return;
     ::kill(p, SIGKILL);
-    for (int i = 0; i < 200 && ::kill(p, 0) == 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 200 && alive(p); ++i) std::this_thread::sleep_for(10ms);
     ::unlink((dir_ + "/redis.pid").c_str());
     ::unlink(socket_path().c_str());
   }
@@ -215,7 +215,7 @@ class ThrowawayRedis {
     int p = pid();
     if (p <= 0) return;
     ::kill(p, SIGTERM);
-    for (int i = 0; i < 200 && ::kill(p, 0) == 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 200 && alive(p); ++i) std::this_thread::sleep_for(10ms);
     ::unlink((dir_ + "/redis.pid").c_str());
   }
 
@@ -227,6 +227,16 @@ class ThrowawayRedis {
   int port() const { return port_; }
 
  private:
+  // Exited, even if nobody reaped it yet (a daemon's parent may be an init that does not).
+  static bool alive(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string ignored, state;
+    if (!(in >> ignored)) return false;
+    std::getline(in, ignored, ')');
+    in >> state;
+    return state != "Z" && state != "X";
+  }
+
   int pid() const {
     std::ifstream in(dir_ + "/redis.pid");
     int p = 0;
