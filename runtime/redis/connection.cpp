@@ -351,18 +351,16 @@ void Connection::start_read() {
 }
 
 void Connection::on_read(std::size_t size) {
-  if (!reader_->feed(read_buffer_.data(), size)) {
-    return shut_down(error_for(Error::Kind::protocol_error,
-                               "invalid reply: " + reader_->error() + "; the connection was closed"));
-  }
+  const auto invalid = [this] {
+    shut_down(error_for(Error::Kind::protocol_error,
+                        "invalid reply: " + reader_->error() + "; the connection was closed"));
+  };
+  if (!reader_->feed(read_buffer_.data(), size)) return invalid();
   for (;;) {
     Reply reply;
     auto status = reader_->next(reply);
     if (status == detail::ReplyReader::Status::need_more) break;
-    if (status == detail::ReplyReader::Status::protocol_error) {
-      return shut_down(error_for(Error::Kind::protocol_error, "invalid reply: " + reader_->error() +
-                                                                  "; the connection was closed"));
-    }
+    if (status == detail::ReplyReader::Status::protocol_error) return invalid();
     ReplyCallback done;
     {
       std::lock_guard lock(mutex_);

@@ -1,7 +1,5 @@
 #include "redis/connection.h"
 
-#include <unistd.h>
-
 #include "redis/redistest_support.h"
 
 namespace puff::redis {
@@ -9,16 +7,12 @@ namespace {
 
 using namespace testing;
 
-// Keys unique to this process and test, so that parallel runs never share data.
-std::string key(const std::string& name) {
-  return "puff-test:" + std::to_string(::getpid()) + ":" + name;
-}
 
 TEST(RedisConnection, SetGetBinaryAndLarge) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(2);
   auto c = connected(io.context());
-  const std::string k = key("binary");
+  const std::string k = test_key("binary");
   const std::string value("\0\r\n$-1\r\n\xff binary", 17);
   auto set = run(*c, {"SET", k, value});
   ASSERT_FALSE(set.error) << set.error->message;
@@ -44,7 +38,7 @@ TEST(RedisConnection, NilIntegerArrayNested) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(1);
   auto c = connected(io.context());
-  const std::string a = key("a"), b = key("b"), missing = key("missing");
+  const std::string a = test_key("a"), b = test_key("b"), missing = test_key("missing");
   EXPECT_TRUE(run(*c, {"GET", missing}).reply.is_nil());
   auto incr = run(*c, {"INCRBY", a, "41"});
   EXPECT_EQ(incr.reply.type, Reply::Type::integer);
@@ -65,7 +59,7 @@ TEST(RedisConnection, ErrorReplyLeavesConnectionUsable) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(1);
   auto c = connected(io.context());
-  const std::string k = key("list");
+  const std::string k = test_key("list");
   run(*c, {"DEL", k});
   run(*c, {"LPUSH", k, "x"});
   auto wrong = run(*c, {"INCR", k});
@@ -85,7 +79,7 @@ TEST(RedisConnection, PipelinedRepliesMatchInOrder) {
   auto c = connected(io.context());
   constexpr int kCount = 500;
   std::vector<std::promise<Outcome>> results(kCount);
-  const std::string k = key("counter");
+  const std::string k = test_key("counter");
   run(*c, {"DEL", k});
   for (int i = 0; i < kCount; ++i) {
     c->execute({"INCR", k}, [&results, i](std::optional<Error> e, Reply r) {
@@ -231,7 +225,7 @@ TEST(RedisConnection, CloseFailsInFlightOnceAndLaterCommands) {
   auto c = connected(io.context());
   std::atomic<int> calls{0};
   auto done = std::make_shared<std::promise<Outcome>>();
-  c->execute({"BLPOP", key("never"), "2"}, [&calls, done](std::optional<Error> e, Reply r) {
+  c->execute({"BLPOP", test_key("never"), "2"}, [&calls, done](std::optional<Error> e, Reply r) {
     if (calls.fetch_add(1) == 0) done->set_value({e, r});
   }, 0);
   std::this_thread::sleep_for(50ms);

@@ -1,7 +1,5 @@
 #include "redis/pool.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <thread>
 
@@ -12,9 +10,6 @@ namespace {
 
 using namespace testing;
 
-std::string key(const std::string& name) {
-  return "puff-pooltest:" + std::to_string(::getpid()) + ":" + name;
-}
 
 TEST(RedisPool, PipelinesConcurrentCommandsFromManyThreads) {
   PUFF_REQUIRE_REDIS();
@@ -27,7 +22,7 @@ TEST(RedisPool, PipelinesConcurrentCommandsFromManyThreads) {
   std::vector<std::string_view> mset{"MSET"};
   for (int i = 0; i < kCount; ++i) {
     // Appended, not "k" + ...: GCC 12 warns -Wrestrict falsely on that.
-    keys.push_back(key(std::to_string(i)));
+    keys.push_back(test_key(std::to_string(i)));
     values.push_back(std::to_string(i * 7919));
     values.back() += ":value";
   }
@@ -95,7 +90,7 @@ TEST(RedisPool, DedicatedConnectionForMultiExec) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(2);
   auto pool = Pool::create(io.context(), pool_options("tx", test_url()));
-  const std::string k = key("tx");
+  const std::string k = test_key("tx");
   run(*pool, {"DEL", k});
   auto lent = dedicated_sync(*pool);
   ASSERT_FALSE(lent.error) << lent.error->message;
@@ -133,7 +128,7 @@ TEST(RedisPool, DedicatedConnectionForBlockingCommands) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(2);
   auto pool = Pool::create(io.context(), pool_options("blocking", test_url()));
-  const std::string k = key("queue");
+  const std::string k = test_key("queue");
   run(*pool, {"DEL", k});
   auto lent = dedicated_sync(*pool);
   ASSERT_FALSE(lent.error);

@@ -30,6 +30,11 @@ namespace puff::redis::testing {
 
 using namespace std::chrono_literals;
 
+// Keys unique to this process, so that parallel test runs never share data.
+inline std::string test_key(const std::string& name) {
+  return "puff-test:" + std::to_string(::getpid()) + ":" + name;
+}
+
 inline std::string test_url() {
   const char* url = std::getenv("TEST_REDIS_URL");
   return url ? url : "";
@@ -202,22 +207,8 @@ class ThrowawayRedis {
   }
 
   // SIGKILL: the kernel closes every client connection at once, as in a crash.
-  void kill_now() {
-    int p = pid();
-    if (p <= 0) return;
-    ::kill(p, SIGKILL);
-    for (int i = 0; i < 200 && alive(p); ++i) std::this_thread::sleep_for(10ms);
-    ::unlink((dir_ + "/redis.pid").c_str());
-    ::unlink(socket_path().c_str());
-  }
-
-  void stop() {
-    int p = pid();
-    if (p <= 0) return;
-    ::kill(p, SIGTERM);
-    for (int i = 0; i < 200 && alive(p); ++i) std::this_thread::sleep_for(10ms);
-    ::unlink((dir_ + "/redis.pid").c_str());
-  }
+  void kill_now() { end(SIGKILL); }
+  void stop() { end(SIGTERM); }
 
   std::string url(const std::string& userinfo = "") const {
     return "redis://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" +
@@ -227,6 +218,15 @@ class ThrowawayRedis {
   int port() const { return port_; }
 
  private:
+  void end(int signal) {
+    int p = pid();
+    if (p <= 0) return;
+    ::kill(p, signal);
+    for (int i = 0; i < 200 && alive(p); ++i) std::this_thread::sleep_for(10ms);
+    ::unlink((dir_ + "/redis.pid").c_str());  // SIGKILL leaves them behind
+    ::unlink(socket_path().c_str());
+  }
+
   // Exited, even if nobody reaped it yet (a daemon's parent may be an init that does not).
   static bool alive(int pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
