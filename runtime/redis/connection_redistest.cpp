@@ -244,6 +244,45 @@ TEST(RedisConnection, CloseFailsInFlightOnceAndLaterCommands) {
   EXPECT_THROW(c->execute({}, [](std::optional<Error>, Reply) {}), UsageError);
 }
 
+TEST(RedisConnection, InvalidReplyClosesWithProtocolError) {
+  FakeServer server([](const std::string& chunk) -> std::string {
+    if (chunk.find("PING") != std::string::npos) return "+PONG\r\n";
+    return "!not-resp\r\n";
+  });
+  core::IoThreads io(1);
+  auto c = connected(io.context(), server.url());
+  auto o = run(*c, {"GET", "k"});
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, Error::Kind::protocol_error);
+  EXPECT_NE(o.error->message.find("invalid reply: "), std::string::npos) << o.error->message;
+  EXPECT_FALSE(c->is_open());
+}
+
+TEST(RedisConnection, UnrequestedReplyClosesWithProtocolError) {
+  FakeServer server([](const std::string& chunk) -> std::string {
+    if (chunk.find("PING") != std::string::npos) return "+PONG\r\n";
+    return "$1\r\nv\r\n:7\r\n";  // one reply too many
+  });
+  core::IoThreads io(1);
+  auto c = connected(io.context(), server.url());
+  auto o = run(*c, {"GET", "k"});
+  ASSERT_FALSE(o.error);
+  EXPECT_EQ(o.reply.str, "v");
+  for (int i = 0; i < 100 && c->is_open(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(c->is_open());
+  EXPECT_EQ(run(*c, {"GET", "k"}).error->kind, Error::Kind::closed);
+}
+
+TEST(RedisConnection, ThrowingCallbackDoesNotBreakTheConnection) {
+  PUFF_REQUIRE_REDIS();
+  core::IoThreads io(1);
+  auto c = connected(io.context());
+  c->execute({"PING"}, [](std::optional<Error>, Reply) { throw std::runtime_error("boom"); });
+  auto o = run(*c, {"ECHO", "still here"});
+  ASSERT_FALSE(o.error);
+  EXPECT_EQ(o.reply.str, "still here");
+}
+
 TEST(RedisConnection, NoFdLeak) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(2);

@@ -7,13 +7,16 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -173,6 +176,62 @@ inline Outcome run_until_ok(Pool& pool, const std::vector<std::string_view>& arg
   } while (std::chrono::steady_clock::now() < until);
   return last;
 }
+
+// A scripted stand-in for a server that misbehaves: accepts one connection on a loopback port
+// and answers each chunk it receives with whatever `respond(chunk)` returns (may be empty).
+class FakeServer {
+ public:
+  explicit FakeServer(std::function<std::string(const std::string&)> respond)
+      : respond_(std::move(respond)), listener_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 4);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  // Waits (in 50 ms steps, so that the destructor is never kept waiting) until fd is readable.
+  bool readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+
+  void serve() {
+    if (!readable(listener_)) return;
+    int client = ::accept(listener_, nullptr, nullptr);
+    char buffer[4096];
+    while (client >= 0 && readable(client)) {
+      ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      std::string answer = respond_(std::string(buffer, static_cast<std::size_t>(n)));
+      if (!answer.empty()) ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+    if (client >= 0) ::close(client);
+  }
+
+  std::function<std::string(const std::string&)> respond_;
+  int listener_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // A redis-server of the test's own, on a free loopback port (and a unix socket in its
 // directory); `extra` adds configuration ("--requirepass x"). Stopped when destroyed.
