@@ -229,11 +229,8 @@ void Connection::on_handshake_reply(const Reply& reply, const std::string& step,
 }
 
 void Connection::fail_connect(Error error) {
-  auto done = std::move(on_connect_);
-  on_connect_ = nullptr;
   on_close_ = nullptr;  // the close handler is for connections that were open
-  shut_down(error);
-  if (done) detail::run_callback([&] { done(std::move(error)); });
+  shut_down(error);     // answers on_connect_
 }
 
 // ---- commands ------------------------------------------------------------------------------
@@ -433,12 +430,7 @@ void Connection::on_timer() {
 void Connection::close() {
   auto self = shared_from_this();
   boost::asio::post(strand_, [self] {
-    Error e = self->error_for(Error::Kind::closed, "the connection was closed");
-    if (self->on_connect_) {
-      self->fail_connect(e);
-    } else {
-      self->shut_down(e);
-    }
+    self->shut_down(self->error_for(Error::Kind::closed, "the connection was closed"));
   });
 }
 
@@ -463,6 +455,17 @@ void Connection::shut_down(const Error& error) {
     detail::run_callback([&] { handler(error); });
   }
   for (auto& p : failed) detail::run_callback([&] { p.done(error, Reply{}); });
+  if (on_connect_) {
+    // Still connecting: the failure (a timeout, or the server hanging up during the handshake)
+    // is the connect's.
+    auto done = std::move(on_connect_);
+    on_connect_ = nullptr;
+    Error failed_connect = error;
+    if (error.kind != Error::Kind::timeout && error.kind != Error::Kind::closed) {
+      failed_connect.kind = Error::Kind::connect_failed;
+    }
+    detail::run_callback([&] { done(std::move(failed_connect)); });
+  }
 }
 
 std::size_t Connection::in_flight() const {

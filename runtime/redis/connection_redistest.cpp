@@ -245,7 +245,7 @@ TEST(RedisConnection, CloseFailsInFlightOnceAndLaterCommands) {
 }
 
 TEST(RedisConnection, InvalidReplyClosesWithProtocolError) {
-  FakeServer server([](const std::string& chunk) -> std::string {
+  FakeServer server([](const std::string& chunk) -> std::optional<std::string> {
     if (chunk.find("PING") != std::string::npos) return "+PONG\r\n";
     return "!not-resp\r\n";
   });
@@ -259,7 +259,7 @@ TEST(RedisConnection, InvalidReplyClosesWithProtocolError) {
 }
 
 TEST(RedisConnection, UnrequestedReplyClosesWithProtocolError) {
-  FakeServer server([](const std::string& chunk) -> std::string {
+  FakeServer server([](const std::string& chunk) -> std::optional<std::string> {
     if (chunk.find("PING") != std::string::npos) return "+PONG\r\n";
     return "$1\r\nv\r\n:7\r\n";  // one reply too many
   });
@@ -271,6 +271,33 @@ TEST(RedisConnection, UnrequestedReplyClosesWithProtocolError) {
   for (int i = 0; i < 100 && c->is_open(); ++i) std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(c->is_open());
   EXPECT_EQ(run(*c, {"GET", "k"}).error->kind, Error::Kind::closed);
+}
+
+TEST(RedisConnection, HangUpDuringHandshakeFailsTheConnect) {
+  FakeServer server([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  core::IoThreads io(1);
+  auto c = Connection::create(io.context(), options_for(server.url()));
+  auto error = connect_sync(*c);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->kind, Error::Kind::connect_failed);
+  EXPECT_NE(error->message.find("the server closed the connection"), std::string::npos)
+      << error->message;
+  EXPECT_FALSE(c->is_open());
+}
+
+TEST(RedisConnection, CloseWhileConnectingAnswersTheConnect) {
+  FakeServer server([](const std::string&) -> std::optional<std::string> { return ""; });
+  core::IoThreads io(1);
+  auto c = Connection::create(io.context(), options_for(server.url()));
+  auto done = std::make_shared<std::promise<std::optional<Error>>>();
+  c->connect([done](std::optional<Error> e) { done->set_value(std::move(e)); });
+  std::this_thread::sleep_for(100ms);  // connected, waiting for PONG
+  c->close();
+  auto f = done->get_future();
+  ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
+  auto error = f.get();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->kind, Error::Kind::closed);
 }
 
 TEST(RedisConnection, ThrowingCallbackDoesNotBreakTheConnection) {

@@ -118,12 +118,12 @@ void Pool::start() {
   for (std::size_t i = 0; i < slots_.size(); ++i) open_slot(i);
 }
 
-void Pool::open_slot(std::size_t index) {
+void Pool::open_slot(std::size_t index, bool reserved) {
   std::shared_ptr<Connection> connection;
   {
     std::lock_guard lock(mutex_);
     Slot& slot = *slots_[index];
-    if (closed_ || slot.connecting || slot.up) return;
+    if (closed_ || (!reserved && (slot.connecting || slot.up))) return;
     slot.connecting = true;
     connection = Connection::create(io_, connection_options(false));
     slot.connection = connection;
@@ -194,8 +194,11 @@ void Pool::on_connection_lost(std::size_t index, const Connection* connection, c
     ++connections_lost_total_;
     if (closed_) return;
     note_error(error.message);
+    // Reserved under this lock, so that no command sees the pool without a connection or an
+    // attempt (and fails) before the reconnect below starts.
+    slot.connecting = true;
   }
-  open_slot(index);  // at once: a restarted server is often back already
+  open_slot(index, true);  // at once: a restarted server is often back already
 }
 
 bool Pool::first_attempt_running() const {

@@ -125,7 +125,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool(boost::asio::io_context& io, PoolOptions options, Url url);
 
   ConnectionOptions connection_options(bool dedicated) const;
-  void open_slot(std::size_t index);
+  // Opens the slot's connection unless it is up or opening (`reserved`: the caller marked it
+  // opening already).
+  void open_slot(std::size_t index, bool reserved = false);
   void on_connect_result(std::size_t index, const Connection* connection,
                          std::optional<Error> error);
   void on_connection_lost(std::size_t index, const Connection* connection, const Error& error);

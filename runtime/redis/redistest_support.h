@@ -149,6 +149,13 @@ inline PoolOptions pool_options(const std::string& name, const std::string& url,
   return o;
 }
 
+// Waits (bounded) until `count` shared connections are up; returns how many are.
+inline int wait_connected(Pool& pool, int count) {
+  pool.start();
+  for (int i = 0; i < 250 && pool.stats().connected < count; ++i) std::this_thread::sleep_for(10ms);
+  return pool.stats().connected;
+}
+
 struct Lent {
   std::optional<Error> error;
   Dedicated connection;
@@ -178,10 +185,12 @@ inline Outcome run_until_ok(Pool& pool, const std::vector<std::string_view>& arg
 }
 
 // A scripted stand-in for a server that misbehaves: accepts one connection on a loopback port
-// and answers each chunk it receives with whatever `respond(chunk)` returns (may be empty).
+// and answers each chunk it receives with whatever `respond(chunk)` returns (may be empty;
+// nullopt hangs up).
 class FakeServer {
  public:
-  explicit FakeServer(std::function<std::string(const std::string&)> respond)
+  using Respond = std::function<std::optional<std::string>(const std::string&)>;
+  explicit FakeServer(Respond respond)
       : respond_(std::move(respond)), listener_(::socket(AF_INET, SOCK_STREAM, 0)) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -220,13 +229,14 @@ class FakeServer {
     while (client >= 0 && readable(client)) {
       ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
       if (n <= 0) break;
-      std::string answer = respond_(std::string(buffer, static_cast<std::size_t>(n)));
-      if (!answer.empty()) ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+      auto answer = respond_(std::string(buffer, static_cast<std::size_t>(n)));
+      if (!answer) break;
+      if (!answer->empty()) ::send(client, answer->data(), answer->size(), MSG_NOSIGNAL);
     }
     if (client >= 0) ::close(client);
   }
 
-  std::function<std::string(const std::string&)> respond_;
+  Respond respond_;
   int listener_;
   int port_ = 0;
   std::atomic<bool> stop_{false};
