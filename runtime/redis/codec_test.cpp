@@ -3,6 +3,7 @@
 
 #include "redis/commands.h"
 #include "redis/detail/codec.h"
+#include "redis/error.h"
 #include "redis/reply.h"
 
 namespace puff::redis {
@@ -93,6 +94,16 @@ TEST(RedisReply, Describe) {
   EXPECT_EQ(describe(Reply::make_integer(3)), "3");
   EXPECT_EQ(describe(Reply::make_string(std::string("a\"\0", 3))), "\"a\\\"\\x00\"");
   EXPECT_EQ(describe(Reply::make_string(std::string(100, 'x')), 4), "\"xxxx\"...(100 bytes)");
+}
+
+TEST(RedisError, KindNames) {
+  EXPECT_STREQ(kind_name(Error::Kind::connect_failed), "connect_failed");
+  EXPECT_STREQ(kind_name(Error::Kind::connection_lost), "connection_lost");
+  EXPECT_STREQ(kind_name(Error::Kind::timeout), "timeout");
+  EXPECT_STREQ(kind_name(Error::Kind::unavailable), "unavailable");
+  EXPECT_STREQ(kind_name(Error::Kind::refused), "refused");
+  EXPECT_STREQ(kind_name(Error::Kind::protocol_error), "protocol_error");
+  EXPECT_STREQ(kind_name(Error::Kind::closed), "closed");
 }
 
 TEST(RedisCommands, Classify) {

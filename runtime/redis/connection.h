@@ -71,7 +71,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   // Connects, then AUTHs (when the URL has a password), SELECTs (db != 0) and PINGs, pipelined.
-  // Any thread, once (UsageError otherwise). `handler` (may be empty) is installed first.
+  // Any thread, once (UsageError otherwise). `done` gets connect_failed (unreachable, refused,
+  // an error reply to the handshake, a hang-up during it), timeout (connect_timeout) or closed.
+  // `handler` (may be empty) is installed first.
   void connect(ConnectCallback done, CloseHandler handler = {});
 
   // Any thread. Queues one command (args binary-safe, args[0] the name; UsageError when empty).
@@ -85,7 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool try_execute(const std::vector<std::string_view>& args, ReplyCallback& done,
                    double timeout_s = kDefaultTimeout);
 
-  // Any thread. Commands in flight fail with Error::closed; the close handler runs.
+  // Any thread. Commands in flight fail with Error::closed and the close handler runs; a
+  // connect() under way answers Error::closed.
   void close();
 
   bool is_open() const { return state_.load() == State::open; }
