@@ -55,6 +55,26 @@ TEST(RedisConnection, NilIntegerArrayNested) {
   run(*c, {"DEL", a, b});
 }
 
+// hiredis 0.14's reader keeps a stack of 9 tasks: arrays nest 8 deep at most.
+TEST(RedisConnection, NestingBeyondTheReadersLimitIsAProtocolError) {
+  PUFF_REQUIRE_REDIS();
+  core::IoThreads io(1);
+  auto c = connected(io.context());
+  auto nested = [](int depth) {
+    return "return " + std::string(depth, '{') + "1" + std::string(depth, '}');
+  };
+  auto eight = run(*c, {"EVAL", nested(8), "0"});
+  ASSERT_FALSE(eight.error);
+  EXPECT_EQ(describe(eight.reply), "[[[[[[[[1]]]]]]]]");
+  auto nine = run(*c, {"EVAL", nested(9), "0"});
+  ASSERT_TRUE(nine.error);
+  EXPECT_EQ(nine.error->kind, Error::Kind::protocol_error);
+  EXPECT_NE(nine.error->message.find("invalid reply: No support for nested multi bulk replies"),
+            std::string::npos)
+      << nine.error->message;
+  EXPECT_FALSE(c->is_open());
+}
+
 TEST(RedisConnection, ErrorReplyLeavesConnectionUsable) {
   PUFF_REQUIRE_REDIS();
   core::IoThreads io(1);
