@@ -254,22 +254,93 @@ bool Connection::try_execute(const std::vector<std::string_view>& args, ReplyCal
   return enqueue(args, done, timeout_s);
 }
 
+Clock::time_point Connection::deadline_for(double timeout_s, double* limit_s) const {
+  *limit_s = timeout_s < 0 ? options_.command_timeout_s : timeout_s;
+  return *limit_s > 0 ? Clock::now() + seconds(*limit_s) : Clock::time_point::max();
+}
+
+void Connection::append_locked(const std::vector<std::string_view>& args, ReplyCallback done,
+                               Clock::time_point deadline, double limit_s) {
+  detail::append_command(outgoing_, args);
+  pending_.push_back(Pending{std::move(done), deadline, std::string(args[0].substr(0, 32)), limit_s});
+  track_session(args);
+  earliest_new_deadline_ = std::min(earliest_new_deadline_, deadline);
+}
+
+bool Connection::schedule_write_locked() {
+  const bool post_write = !write_scheduled_;
+  write_scheduled_ = true;
+  return post_write;
+}
+
 bool Connection::enqueue(const std::vector<std::string_view>& args, ReplyCallback& done,
                          double timeout_s) {
-  const double limit = timeout_s < 0 ? options_.command_timeout_s : timeout_s;
-  const auto deadline = limit > 0 ? Clock::now() + seconds(limit) : Clock::time_point::max();
+  double limit = 0;
+  const auto deadline = deadline_for(timeout_s, &limit);
   bool post_write = false;
   {
     std::lock_guard lock(mutex_);
     if (!accepting_) return false;
-    detail::append_command(outgoing_, args);
-    pending_.push_back(Pending{std::move(done), deadline, std::string(args[0].substr(0, 32)), limit});
-    track_session(args);
-    earliest_new_deadline_ = std::min(earliest_new_deadline_, deadline);
-    post_write = !write_scheduled_;
-    write_scheduled_ = true;
+    append_locked(args, std::move(done), deadline, limit);
+    post_write = schedule_write_locked();
   }
   counters_->commands.fetch_add(1, std::memory_order_relaxed);
+  if (post_write) boost::asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+  return true;
+}
+
+void Connection::execute_batch(const std::vector<Command>& commands, BatchCallback done,
+                               double timeout_s) {
+  if (try_execute_batch(commands, done, timeout_s)) return;
+  Error error = error_for(Error::Kind::closed, state_.load() == State::closed
+                                                   ? "the connection is closed"
+                                                   : "not connected yet (wait for connect())");
+  boost::asio::post(io_, [done = std::move(done), error = std::move(error)] {
+    detail::run_callback([&] { done(error, {}); });
+  });
+}
+
+namespace {
+
+// What the commands of one batch share: `done` runs when the last of them is answered.
+struct BatchState {
+  std::vector<Reply> replies;
+  std::optional<Error> error;
+  std::size_t remaining;
+  Connection::BatchCallback done;
+};
+
+}  // namespace
+
+bool Connection::try_execute_batch(const std::vector<Command>& commands, BatchCallback& done,
+                                   double timeout_s) {
+  if (commands.empty()) throw UsageError("redis: a batch needs at least one command");
+  for (const auto& args : commands) {
+    if (args.empty()) throw UsageError("redis: a command needs at least its name");
+  }
+  if (state_.load() != State::open) return false;
+  double limit = 0;
+  const auto deadline = deadline_for(timeout_s, &limit);
+  bool post_write = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_) return false;
+    auto state = std::make_shared<BatchState>(
+        BatchState{std::vector<Reply>(commands.size()), std::nullopt, commands.size(), std::move(done)});
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      // Callbacks of one connection run one at a time (strand, or the destructor): no lock.
+      append_locked(commands[i], [state, i](std::optional<Error> error, Reply reply) {
+        if (error) {
+          if (!state->error) state->error = std::move(error);
+        } else {
+          state->replies[i] = std::move(reply);
+        }
+        if (--state->remaining == 0) state->done(std::move(state->error), std::move(state->replies));
+      }, deadline, limit);
+    }
+    post_write = schedule_write_locked();
+  }
+  counters_->commands.fetch_add(commands.size(), std::memory_order_relaxed);
   if (post_write) boost::asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
   return true;
 }

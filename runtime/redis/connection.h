@@ -59,6 +59,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using ConnectCallback = std::function<void(std::optional<Error>)>;
   using ReplyCallback = std::function<void(std::optional<Error>, Reply)>;
+  // A batch's replies in command order; with an error, the replies that came before it
+  // (the others are nil).
+  using BatchCallback = std::function<void(std::optional<Error>, std::vector<Reply>)>;
+  using Command = std::vector<std::string_view>;
   // Called once, on the strand, when an open connection closes for any reason.
   using CloseHandler = std::function<void(const Error&)>;
 
@@ -86,6 +90,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // open (the pool then tries another one).
   bool try_execute(const std::vector<std::string_view>& args, ReplyCallback& done,
                    double timeout_s = kDefaultTimeout);
+
+  // Queues `commands` back to back: no other caller's command comes between them, so
+  // MULTI ... EXEC sent as one batch is a transaction even on a shared connection. `done` runs
+  // once, after the last reply. Same rules as execute() otherwise (UsageError for an empty
+  // batch or command).
+  void execute_batch(const std::vector<Command>& commands, BatchCallback done,
+                     double timeout_s = kDefaultTimeout);
+  bool try_execute_batch(const std::vector<Command>& commands, BatchCallback& done,
+                         double timeout_s = kDefaultTimeout);
 
   // Any thread. Commands in flight fail with Error::closed and the close handler runs; a
   // connect() under way answers Error::closed.
@@ -120,6 +133,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_connect(Error error);
   // false (and `done` untouched) once the connection stopped accepting commands.
   bool enqueue(const std::vector<std::string_view>& args, ReplyCallback& done, double timeout_s);
+  // Under mutex_: formats one command into the outgoing buffer and queues its callback.
+  void append_locked(const std::vector<std::string_view>& args, ReplyCallback done,
+                     std::chrono::steady_clock::time_point deadline, double limit_s);
+  // Under mutex_: whether a write must be posted (none is scheduled yet).
+  bool schedule_write_locked();
+  std::chrono::steady_clock::time_point deadline_for(double timeout_s, double* limit_s) const;
   void track_session(const std::vector<std::string_view>& args);
   void start_write();
   void start_read();

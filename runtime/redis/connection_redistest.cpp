@@ -117,6 +117,54 @@ TEST(RedisConnection, PipelinedRepliesMatchInOrder) {
   run(*c, {"DEL", k});
 }
 
+TEST(RedisConnection, BatchRepliesInOrderWithServerErrorsAsReplies) {
+  PUFF_REQUIRE_REDIS();
+  core::IoThreads io(1);
+  auto c = connected(io.context());
+  const std::string k = test_key("batch"), list = test_key("batch-list");
+  run(*c, {"DEL", k, list});
+  run(*c, {"LPUSH", list, "x"});
+  auto o = run_batch(*c, {{"SET", k, "1"}, {"INCR", list}, {"INCRBY", k, "41"}, {"GET", k}});
+  ASSERT_FALSE(o.error);
+  ASSERT_EQ(o.replies.size(), 4u);
+  EXPECT_EQ(o.replies[0].str, "OK");
+  EXPECT_TRUE(o.replies[1].is_error());  // WRONGTYPE: a reply, the batch goes on
+  EXPECT_EQ(o.replies[2].integer, 42);
+  EXPECT_EQ(o.replies[3].str, "42");
+  run(*c, {"DEL", k, list});
+  EXPECT_THROW(c->execute_batch({}, [](std::optional<Error>, std::vector<Reply>) {}), UsageError);
+  EXPECT_THROW(c->execute_batch({{"PING"}, {}}, [](std::optional<Error>, std::vector<Reply>) {}),
+               UsageError);
+  c->close();
+  auto closed = run_batch(*c, {{"PING"}});
+  ASSERT_TRUE(closed.error);
+  EXPECT_EQ(closed.error->kind, Error::Kind::closed);
+}
+
+TEST(RedisConnection, BatchFailsOnceWhenItTimesOut) {
+  PUFF_REQUIRE_REDIS();
+  ThrowawayRedis server("--enable-debug-command yes");
+  core::IoThreads io(1);
+  auto c = Connection::create(io.context(), options_for(server.url(), 0.2));
+  ASSERT_FALSE(connect_sync(*c));
+  std::atomic<int> calls{0};
+  auto done = std::make_shared<std::promise<BatchOutcome>>();
+  c->execute_batch({{"PING"}, {"DEBUG", "SLEEP", "0.6"}, {"PING"}},
+                   [&calls, done](std::optional<Error> e, std::vector<Reply> r) {
+                     if (calls.fetch_add(1) == 0) done->set_value({std::move(e), std::move(r)});
+                   });
+  auto f = done->get_future();
+  ASSERT_EQ(f.wait_for(3s), std::future_status::ready);
+  auto o = f.get();
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, Error::Kind::timeout);
+  // (The first PING's reply never arrived: Redis flushes replies after the whole read batch,
+  // DEBUG SLEEP included.)
+  EXPECT_EQ(o.replies.size(), 3u);
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(calls.load(), 1);
+}
+
 TEST(RedisConnection, DbSelectionAndUnixSocket) {
   PUFF_REQUIRE_REDIS();
   ThrowawayRedis server;

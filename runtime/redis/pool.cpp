@@ -177,11 +177,8 @@ void Pool::on_connect_result(std::size_t index, const Connection* connection,
       }
     }
   }
-  for (auto& w : ready) {
-    std::vector<std::string_view> args(w.args.begin(), w.args.end());
-    up->execute(args, std::move(w.done), w.timeout_s);
-  }
-  for (auto& w : failed) detail::run_callback([&] { w.done(failure, Reply{}); });
+  for (auto& w : ready) send(*up, w);
+  for (auto& w : failed) fail(w, failure);
 }
 
 void Pool::on_connection_lost(std::size_t index, const Connection* connection, const Error& error) {
@@ -227,20 +224,64 @@ void Pool::post_error(ReplyCallback done, Error error) {
   });
 }
 
+Error Pool::refused_error(CommandKind kind, std::string_view name) const {
+  return Error{Error::Kind::refused,
+               "Redis pool '" + options_.name + "' at " + where_ + ": " + refusal(kind, name)};
+}
+
+void Pool::post_batch_error(BatchCallback done, Error error) {
+  boost::asio::post(io_, [done = std::move(done), error = std::move(error)] {
+    detail::run_callback([&] { done(error, {}); });
+  });
+}
+
 void Pool::execute(const std::vector<std::string_view>& args, ReplyCallback done,
                    double timeout_s) {
   if (args.empty()) throw UsageError("redis: a command needs at least its name");
   if (auto kind = classify_command(args); kind != CommandKind::plain) {
-    return post_error(std::move(done),
-                      Error{Error::Kind::refused, "Redis pool '" + options_.name + "' at " +
-                                                      where_ + ": " + refusal(kind, args[0])});
+    return post_error(std::move(done), refused_error(kind, args[0]));
   }
   start();
-  for (std::size_t attempt = 0; attempt < slots_.size(); ++attempt) {
+  if (on_some_connection([&](Connection& c) { return c.try_execute(args, done, timeout_s); })) {
+    return;
+  }
+  Waiting waiting{{std::vector<std::string>(args.begin(), args.end())}, std::move(done), {}, timeout_s};
+  if (auto error = wait_or_fail(waiting)) post_error(std::move(waiting.done), std::move(*error));
+}
+
+void Pool::execute_batch(const std::vector<Command>& commands, BatchCallback done,
+                         double timeout_s) {
+  if (commands.empty()) throw UsageError("redis: a batch needs at least one command");
+  auto is = [](const Command& args, std::string_view name) {
+    return args.size() == 1 && args[0].size() == name.size() &&
+           std::equal(name.begin(), name.end(), args[0].begin(),
+                      [](char a, char b) { return a == (b >= 'a' && b <= 'z' ? b - 'a' + 'A' : b); });
+  };
+  const bool transaction = commands.size() >= 2 && is(commands.front(), "MULTI") &&
+                           is(commands.back(), "EXEC");
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    if (commands[i].empty()) throw UsageError("redis: a command needs at least its name");
+    const auto kind = classify_command(commands[i]);
+    const bool wrapper = transaction && (i == 0 || i + 1 == commands.size());
+    if (kind != CommandKind::plain && !wrapper) {
+      return post_batch_error(std::move(done), refused_error(kind, commands[i][0]));
+    }
+  }
+  start();
+  if (on_some_connection([&](Connection& c) { return c.try_execute_batch(commands, done, timeout_s); })) {
+    return;
+  }
+  Waiting waiting{{}, {}, std::move(done), timeout_s};
+  for (const auto& args : commands) waiting.commands.emplace_back(args.begin(), args.end());
+  if (auto error = wait_or_fail(waiting)) post_batch_error(std::move(waiting.batch_done), std::move(*error));
+}
+
+bool Pool::on_some_connection(const std::function<bool(Connection&)>& attempt) {
+  for (std::size_t tries = 0; tries < slots_.size(); ++tries) {
     std::shared_ptr<Connection> connection;
     {
       std::lock_guard lock(mutex_);
-      if (closed_) break;
+      if (closed_) return false;
       for (std::size_t i = 0; i < slots_.size() && !connection; ++i) {
         std::size_t index = (next_slot_ + i) % slots_.size();
         if (slots_[index]->up) {
@@ -249,23 +290,48 @@ void Pool::execute(const std::vector<std::string_view>& args, ReplyCallback done
         }
       }
     }
-    if (!connection) break;
-    if (connection->try_execute(args, done, timeout_s)) return;  // else it just closed: next
+    if (!connection) return false;
+    if (attempt(*connection)) return true;  // else it has just closed: try the next
   }
-  Error error;
+  return false;
+}
+
+std::optional<Error> Pool::wait_or_fail(Waiting& waiting) {
+  std::shared_ptr<Connection> up;
   {
     std::lock_guard lock(mutex_);
-    if (closed_) {
-      error = Error{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"};
-    } else if (first_attempt_running()) {
-      waiting_.push_back(Waiting{std::vector<std::string>(args.begin(), args.end()),
-                                 std::move(done), timeout_s});
-      return;
-    } else {
-      error = unavailable_error();
+    if (closed_) return Error{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"};
+    for (const auto& slot : slots_) {
+      if (slot->up) up = slot->connection;
+    }
+    if (!up) {
+      if (!first_attempt_running()) return unavailable_error();
+      waiting_.push_back(std::move(waiting));
+      return std::nullopt;
     }
   }
-  post_error(std::move(done), std::move(error));
+  send(*up, waiting);  // one came up since on_some_connection looked
+  return std::nullopt;
+}
+
+void Pool::send(Connection& connection, Waiting& waiting) {
+  std::vector<Command> commands;
+  for (const auto& args : waiting.commands) commands.emplace_back(args.begin(), args.end());
+  if (waiting.batch_done) {
+    connection.execute_batch(commands, std::move(waiting.batch_done), waiting.timeout_s);
+  } else {
+    connection.execute(commands.front(), std::move(waiting.done), waiting.timeout_s);
+  }
+}
+
+void Pool::fail(Waiting& waiting, const Error& error) {
+  detail::run_callback([&] {
+    if (waiting.batch_done) {
+      waiting.batch_done(error, {});
+    } else {
+      waiting.done(error, Reply{});
+    }
+  });
 }
 
 void Pool::dedicated(DedicatedCallback done) {
@@ -347,8 +413,13 @@ void Pool::close() {
     waiting.swap(waiting_);
   }
   for (auto& c : connections) c->close();
+  const Error closed{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"};
   for (auto& w : waiting) {
-    post_error(std::move(w.done), Error{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"});
+    if (w.batch_done) {
+      post_batch_error(std::move(w.batch_done), closed);
+    } else {
+      post_error(std::move(w.done), closed);
+    }
   }
 }
 

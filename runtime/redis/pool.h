@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redis/commands.h"
 #include "redis/connection.h"
 #include "redis/error.h"
 #include "redis/url.h"
@@ -91,6 +92,8 @@ class Dedicated {
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
   using ReplyCallback = Connection::ReplyCallback;
+  using BatchCallback = Connection::BatchCallback;
+  using Command = Connection::Command;
   using DedicatedCallback = std::function<void(std::optional<Error>, Dedicated)>;
 
   // UsageError: a URL parse_url rejects (message without the password), size < 1.
@@ -104,6 +107,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Queues one command on a shared connection (see Connection::execute for args and timeout).
   void execute(const std::vector<std::string_view>& args, ReplyCallback done,
                double timeout_s = Connection::kDefaultTimeout);
+  // Queues `commands` back to back on one shared connection (see Connection::execute_batch):
+  // a pipeline in one round trip, whose commands run in order. Only plain commands, except
+  // that a batch may begin with MULTI and end with EXEC: a transaction without a dedicated
+  // connection (WATCH still needs one, it waits for replies in between).
+  void execute_batch(const std::vector<Command>& commands, BatchCallback done,
+                     double timeout_s = Connection::kDefaultTimeout);
   // A connection of its own: an idle dedicated one, or a new one (its connect error otherwise).
   void dedicated(DedicatedCallback done);
   // Closes every connection; commands in flight fail with Error::closed, later ones too.
@@ -116,9 +125,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
  private:
   friend class Dedicated;
   struct Slot;
+  // A command (done) or batch (batch_done) held for a first connect attempt.
   struct Waiting {
-    std::vector<std::string> args;
+    std::vector<std::vector<std::string>> commands;
     ReplyCallback done;
+    BatchCallback batch_done;
     double timeout_s;
   };
 
@@ -136,6 +147,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Error unavailable_error() const;     // under mutex_
   void note_error(const std::string& message);  // under mutex_: remembers, logs changes
   void post_error(ReplyCallback done, Error error);
+  void post_batch_error(BatchCallback done, Error error);
+  // Calls `attempt(connection)` on up to `size` connections that are up, in round robin, until
+  // one returns true (took the work); false when none did.
+  bool on_some_connection(const std::function<bool(Connection&)>& attempt);
+  // No connection took the work: sends it to one that came up meanwhile or keeps it for a
+  // first attempt under way (nullopt), else returns the error to answer with.
+  std::optional<Error> wait_or_fail(Waiting& waiting);
+  static void send(Connection& connection, Waiting& waiting);
+  static void fail(Waiting& waiting, const Error& error);
+  Error refused_error(CommandKind kind, std::string_view name) const;
 
   boost::asio::io_context& io_;
   const PoolOptions options_;

@@ -30,7 +30,8 @@ TEST(RedisPool, PipelinesConcurrentCommandsFromManyThreads) {
     mset.push_back(keys[i]);
     mset.push_back(values[i]);
   }
-  ASSERT_FALSE(run(*pool, mset).error);
+  auto stored = run(*pool, mset);
+  ASSERT_FALSE(stored.error) << stored.error->message;
   ASSERT_EQ(wait_connected(*pool, 2), 2);
   const auto before = pool->stats();
 
@@ -84,6 +85,70 @@ TEST(RedisPool, RefusesCommandsThatNeedTheirOwnConnection) {
     EXPECT_EQ(o.error->message.rfind("Redis pool 'shared' at ", 0), 0u) << o.error->message;
   }
   EXPECT_EQ(pool->stats().commands_total, 0u);  // refused before anything was sent
+}
+
+// MULTI ... EXEC as one batch on the shared connections, while other threads INCR the same key
+// there: none of theirs lands inside a transaction (they would get QUEUED, and EXEC's results
+// would change).
+TEST(RedisPool, TransactionBatchOnSharedConnectionsIsNeverInterleaved) {
+  PUFF_REQUIRE_REDIS();
+  core::IoThreads io(2);
+  auto pool = Pool::create(io.context(), pool_options("batch-tx", test_url(), 2));
+  const std::string k = test_key("batch-tx");
+  ASSERT_EQ(wait_connected(*pool, 2), 2);
+  std::atomic<bool> stop{false};
+  std::atomic<int> others_queued{0}, others_done{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 2; ++t) {
+    load.emplace_back([&] {
+      while (!stop.load()) {
+        std::promise<void> answered;
+        pool->execute({"INCR", k}, [&](std::optional<Error> e, Reply r) {
+          if (!e && r.type != Reply::Type::integer) ++others_queued;
+          ++others_done;
+          answered.set_value();
+        });
+        answered.get_future().wait();
+      }
+    });
+  }
+  int exact = 0;
+  constexpr int kTransactions = 200;
+  for (int i = 0; i < kTransactions; ++i) {
+    auto o = run_batch(*pool, {{"MULTI"}, {"SET", k, "0"}, {"INCR", k}, {"INCR", k}, {"GET", k},
+                               {"exec"}});
+    ASSERT_FALSE(o.error) << o.error->message;
+    ASSERT_EQ(o.replies.size(), 6u);
+    if (describe(o.replies[5]) == "[OK, 1, 2, \"2\"]") ++exact;
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(exact, kTransactions);
+  EXPECT_EQ(others_queued.load(), 0);
+  EXPECT_GT(others_done.load(), 0);
+  run(*pool, {"DEL", k});
+}
+
+TEST(RedisPool, BatchRefusalsAndFirstConnect) {
+  PUFF_REQUIRE_REDIS();
+  core::IoThreads io(1);
+  auto pool = Pool::create(io.context(), pool_options("batch", test_url()));
+  const std::string k = test_key("batch");
+  // A fresh pool: the batch waits for the first connect, then runs in one round trip.
+  auto o = run_batch(*pool, {{"SET", k, "a"}, {"APPEND", k, "b"}, {"GET", k}, {"DEL", k}});
+  ASSERT_FALSE(o.error) << o.error->message;
+  EXPECT_EQ(describe(o.replies[2]), "\"ab\"");
+  for (std::vector<Connection::Command> batch :
+       {std::vector<Connection::Command>{{"WATCH", k}, {"MULTI"}, {"EXEC"}},
+        {{"GET", k}, {"MULTI"}, {"EXEC"}},  // MULTI must come first
+        {{"MULTI"}, {"INCR", k}},           // and EXEC last
+        {{"MULTI"}, {"BLPOP", k, "0"}, {"EXEC"}},
+        {{"SELECT", "2"}}}) {
+    auto refused = run_batch(*pool, batch);
+    ASSERT_TRUE(refused.error);
+    EXPECT_EQ(refused.error->kind, Error::Kind::refused) << refused.error->message;
+  }
+  EXPECT_EQ(run(*pool, {"EXISTS", k}).reply.integer, 0);  // nothing of those ran
 }
 
 TEST(RedisPool, DedicatedConnectionForMultiExec) {

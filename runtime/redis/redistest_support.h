@@ -111,6 +111,23 @@ inline Outcome run(Pool& pool, const std::vector<std::string_view>& args) {
   return outcome_of([&](auto cb) { pool.execute(args, cb); });
 }
 
+struct BatchOutcome {
+  std::optional<Error> error;
+  std::vector<Reply> replies;
+};
+
+template <class Target>
+BatchOutcome run_batch(Target& target, const std::vector<Connection::Command>& commands,
+                       double timeout_s = Connection::kDefaultTimeout) {
+  auto done = std::make_shared<std::promise<BatchOutcome>>();
+  auto f = done->get_future();
+  target.execute_batch(commands, [done](std::optional<Error> e, std::vector<Reply> r) {
+    done->set_value(BatchOutcome{std::move(e), std::move(r)});
+  }, timeout_s);
+  if (f.wait_for(10s) != std::future_status::ready) return BatchOutcome{hung("a batch").error, {}};
+  return f.get();
+}
+
 inline std::optional<Error> connect_sync(Connection& c) {
   auto done = std::make_shared<std::promise<std::optional<Error>>>();
   auto f = done->get_future();
