@@ -177,7 +177,9 @@ void Pool::on_connect_result(std::size_t index, const Connection* connection,
       }
     }
   }
-  for (auto& w : ready) send(*up, w);
+  for (auto& w : ready) {
+    if (!take(*up, w)) wait_or_fail(w);  // it closed again at once
+  }
   for (auto& w : failed) fail(w, failure);
 }
 
@@ -208,6 +210,11 @@ Error Pool::unavailable_error() const {
                         ? "Redis pool '" + options_.name + "' at " + where_ + ": not connected"
                         : last_error_;
   return Error{Error::Kind::unavailable, why + " (no connection is up; reconnecting in the background)"};
+}
+
+Error Pool::unavailable_error_now() const {
+  std::lock_guard lock(mutex_);
+  return unavailable_error();
 }
 
 void Pool::note_error(const std::string& message) {
@@ -246,7 +253,7 @@ void Pool::execute(const std::vector<std::string_view>& args, ReplyCallback done
     return;
   }
   Waiting waiting{{std::vector<std::string>(args.begin(), args.end())}, std::move(done), {}, timeout_s};
-  if (auto error = wait_or_fail(waiting)) post_error(std::move(waiting.done), std::move(*error));
+  wait_or_fail(waiting);
 }
 
 void Pool::execute_batch(const std::vector<Command>& commands, BatchCallback done,
@@ -273,7 +280,7 @@ void Pool::execute_batch(const std::vector<Command>& commands, BatchCallback don
   }
   Waiting waiting{{}, {}, std::move(done), timeout_s};
   for (const auto& args : commands) waiting.commands.emplace_back(args.begin(), args.end());
-  if (auto error = wait_or_fail(waiting)) post_batch_error(std::move(waiting.batch_done), std::move(*error));
+  wait_or_fail(waiting);
 }
 
 bool Pool::on_some_connection(const std::function<bool(Connection&)>& attempt) {
@@ -296,32 +303,42 @@ bool Pool::on_some_connection(const std::function<bool(Connection&)>& attempt) {
   return false;
 }
 
-std::optional<Error> Pool::wait_or_fail(Waiting& waiting) {
+void Pool::wait_or_fail(Waiting& waiting, int round) {
   std::shared_ptr<Connection> up;
+  std::optional<Error> error;
   {
     std::lock_guard lock(mutex_);
-    if (closed_) return Error{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"};
-    for (const auto& slot : slots_) {
-      if (slot->up) up = slot->connection;
-    }
-    if (!up) {
-      if (!first_attempt_running()) return unavailable_error();
-      waiting_.push_back(std::move(waiting));
-      return std::nullopt;
+    if (closed_) {
+      error = Error{Error::Kind::closed, "Redis pool '" + options_.name + "' is closed"};
+    } else {
+      for (const auto& slot : slots_) {
+        if (slot->up) up = slot->connection;
+      }
+      if (!up && first_attempt_running()) {
+        waiting_.push_back(std::move(waiting));
+        return;
+      }
+      if (!up) error = unavailable_error();
     }
   }
-  send(*up, waiting);  // one came up since on_some_connection looked
-  return std::nullopt;
+  // One came up since the caller looked (or closed again: try the rest, a few rounds).
+  if (!error && (take(*up, waiting) || on_some_connection([&](Connection& c) { return take(c, waiting); }))) {
+    return;
+  }
+  if (!error && round < 3) return wait_or_fail(waiting, round + 1);
+  if (!error) error = unavailable_error_now();
+  auto failed = std::make_shared<Waiting>(std::move(waiting));
+  boost::asio::post(io_, [failed, error = std::move(*error)] { fail(*failed, error); });
 }
 
-void Pool::send(Connection& connection, Waiting& waiting) {
+bool Pool::take(Connection& connection, Waiting& waiting) {
   std::vector<Command> commands;
+  commands.reserve(waiting.commands.size());
   for (const auto& args : waiting.commands) commands.emplace_back(args.begin(), args.end());
   if (waiting.batch_done) {
-    connection.execute_batch(commands, std::move(waiting.batch_done), waiting.timeout_s);
-  } else {
-    connection.execute(commands.front(), std::move(waiting.done), waiting.timeout_s);
+    return connection.try_execute_batch(commands, waiting.batch_done, waiting.timeout_s);
   }
+  return connection.try_execute(commands.front(), waiting.done, waiting.timeout_s);
 }
 
 void Pool::fail(Waiting& waiting, const Error& error) {

@@ -151,11 +151,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Calls `attempt(connection)` on up to `size` connections that are up, in round robin, until
   // one returns true (took the work); false when none did.
   bool on_some_connection(const std::function<bool(Connection&)>& attempt);
-  // No connection took the work: sends it to one that came up meanwhile or keeps it for a
-  // first attempt under way (nullopt), else returns the error to answer with.
-  std::optional<Error> wait_or_fail(Waiting& waiting);
-  static void send(Connection& connection, Waiting& waiting);
+  // No connection took the work: sends it to one that came up meanwhile, or keeps it for a
+  // first attempt under way, or answers it (on an IO thread) with the error.
+  void wait_or_fail(Waiting& waiting, int round = 0);
+  // Queues the work on `connection`; false (work untouched) when that one is not open.
+  static bool take(Connection& connection, Waiting& waiting);
   static void fail(Waiting& waiting, const Error& error);
+  Error unavailable_error_now() const;  // locks mutex_
   Error refused_error(CommandKind kind, std::string_view name) const;
 
   boost::asio::io_context& io_;
