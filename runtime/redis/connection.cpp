@@ -385,13 +385,7 @@ void Connection::start_write() {
       socket_, boost::asio::buffer(write_buffer_),
       boost::asio::bind_executor(strand_, [self](const boost::system::error_code& ec, std::size_t) {
         if (self->state_.load() == State::closed) return;
-        if (ec) {
-          self->shut_down(self->error_for(
-              Error::Kind::connection_lost,
-              "lost the connection while sending: " + socket_error(ec) +
-                  "; the commands in flight may or may not have run"));
-          return;
-        }
+        if (ec) return self->fail_lost("lost the connection while sending: ", ec);
         self->write_buffer_.clear();
         if (self->write_buffer_.capacity() > 4 * kReadChunk) self->write_buffer_.shrink_to_fit();
         self->start_write();
@@ -407,13 +401,7 @@ void Connection::start_read() {
       boost::asio::bind_executor(strand_, [weak](const boost::system::error_code& ec, std::size_t n) {
         auto self = weak.lock();
         if (!self || self->state_.load() == State::closed) return;
-        if (ec) {
-          self->shut_down(self->error_for(
-              Error::Kind::connection_lost,
-              "lost the connection: " + socket_error(ec) +
-                  "; the commands in flight may or may not have run"));
-          return;
-        }
+        if (ec) return self->fail_lost("lost the connection: ", ec);
         self->on_read(n);
       }));
 }
@@ -446,6 +434,11 @@ void Connection::on_read(std::size_t size) {
     if (state_.load() == State::closed) return;  // the callback closed us
   }
   start_read();
+}
+
+void Connection::fail_lost(const char* what, const boost::system::error_code& ec) {
+  shut_down(error_for(Error::Kind::connection_lost,
+                      what + socket_error(ec) + "; the commands in flight may or may not have run"));
 }
 
 // ---- timeouts and closing ------------------------------------------------------------------

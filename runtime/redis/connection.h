@@ -148,6 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket, runs the close handler (once, if the connection was open) and fails
   // every command in flight with `error`.
   void shut_down(const Error& error);
+  void fail_lost(const char* what, const boost::system::error_code& ec);  // a socket error
   Error error_for(Error::Kind kind, const std::string& what) const;
 
   boost::asio::io_context& io_;

@@ -217,18 +217,11 @@ TEST(RedisConnection, RefusedAndUnresolvable) {
       << error->message;
 }
 
-// A listener that accepts and never answers: the handshake's PING waits for nothing.
+// A server that accepts and never answers: the handshake's PING waits for nothing.
 TEST(RedisConnection, ConnectTimeoutOnSilentServer) {
+  FakeServer server([](const std::string&) -> std::optional<std::string> { return ""; });
   core::IoThreads io(1);
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  auto options = options_for("redis://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  auto options = options_for(server.url());
   options.connect_timeout_s = 0.3;
   auto c = Connection::create(io.context(), options);
   const auto started = std::chrono::steady_clock::now();
@@ -240,7 +233,6 @@ TEST(RedisConnection, ConnectTimeoutOnSilentServer) {
       << error->message;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 2s);
-  ::close(listener);
 }
 
 TEST(RedisConnection, CommandTimeoutClosesAndFailsTheRest) {
