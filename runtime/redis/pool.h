@@ -1,0 +1,184 @@
+// The connections of one named [[redis]] entry, shared by everyone through automatic pipelining.
+//
+// execute() picks one of `size` connections (round robin among those up) and queues the command
+// on it: commands issued close together from any threads leave in one write per connection and
+// come back in order (see connection.h). Commands that would disturb other users of a shared
+// connection (MULTI, WATCH, BLPOP, SUBSCRIBE, SELECT, ...) are refused with Error::refused;
+// dedicated() lends a connection of its own for those.
+//
+// A lost connection is reopened at once, then with exponential backoff (50 ms doubling up to
+// reconnect_backoff_max) while the server refuses. Commands wait only while a first attempt is
+// under way (at start, or right after a loss; bounded by connect_timeout); otherwise, while no
+// connection is up, they fail fast with Error::unavailable carrying the last connect error
+// ("Redis pool 'default' at 127.0.0.1:6379: connection refused; ..."). Every public member is
+// thread-safe; callbacks run on the IO threads, exactly once, and must not throw.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/commands.h"
+#include "redis/connection.h"
+#include "redis/error.h"
+#include "redis/url.h"
+
+namespace puff::redis {
+
+struct PoolOptions {
+  std::string name = "default";
+  std::string url;  // redis://, unix:// (rediss:// fails to connect: no TLS yet)
+  int size = 4;     // shared connections
+  double connect_timeout_s = 5.0;
+  double command_timeout_s = 5.0;  // 0 = none
+  double reconnect_backoff_max_s = 10.0;
+};
+
+struct PoolStats {
+  std::string name;
+  std::string where;          // "127.0.0.1:6379" or the socket path
+  int size = 0;               // shared connections configured
+  int connected = 0;          // shared connections up
+  std::size_t in_flight = 0;  // commands without a reply yet (shared connections and waiting)
+  int dedicated_in_use = 0;
+  int dedicated_idle = 0;
+  std::uint64_t commands_total = 0;  // commands sent (shared and dedicated connections)
+  std::uint64_t writes_total = 0;    // socket writes: far below commands_total when pipelining
+  std::uint64_t connects_total = 0;  // successful connects (shared and dedicated)
+  std::uint64_t connect_failures_total = 0;
+  std::uint64_t connections_lost_total = 0;  // shared connections that broke or timed out
+  std::string last_error;                    // "" once a connect succeeds again
+};
+
+class Pool;
+
+// Exclusive use of one connection (MULTI/EXEC, WATCH, blocking commands). Returned to the pool
+// when destroyed or released; kept for the next borrower only when nothing is in flight and no
+// transaction or session change was left behind, else closed.
+class Dedicated {
+ public:
+  Dedicated() = default;
+  Dedicated(std::shared_ptr<Pool> pool, std::shared_ptr<Connection> connection)
+      : pool_(std::move(pool)), connection_(std::move(connection)) {}
+  ~Dedicated() { release(); }
+  Dedicated(Dedicated&& other) noexcept = default;
+  Dedicated& operator=(Dedicated&& other) noexcept;
+  Dedicated(const Dedicated&) = delete;
+  Dedicated& operator=(const Dedicated&) = delete;
+
+  explicit operator bool() const { return connection_ != nullptr; }
+  Connection& connection() const;  // UsageError when empty
+  // connection().execute(): pass timeout_s = 0 (or more than the command's own) for BLPOP & co.
+  void execute(const std::vector<std::string_view>& args, Connection::ReplyCallback done,
+               double timeout_s = Connection::kDefaultTimeout) const {
+    connection().execute(args, std::move(done), timeout_s);
+  }
+  void release();  // gives the connection back now; the object becomes empty
+  void discard();  // closes it instead
+
+ private:
+  void give_back(bool discard);
+  std::shared_ptr<Pool> pool_;
+  std::shared_ptr<Connection> connection_;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  using ReplyCallback = Connection::ReplyCallback;
+  using BatchCallback = Connection::BatchCallback;
+  using Command = Connection::Command;
+  using DedicatedCallback = std::function<void(std::optional<Error>, Dedicated)>;
+
+  // UsageError: a URL parse_url rejects (message without the password), size < 1.
+  static std::shared_ptr<Pool> create(boost::asio::io_context& io, PoolOptions options);
+  ~Pool();  // closes every connection
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Opens the shared connections in the background. Idempotent; execute() calls it.
+  void start();
+  // Queues one command on a shared connection (see Connection::execute for args and timeout).
+  void execute(const std::vector<std::string_view>& args, ReplyCallback done,
+               double timeout_s = Connection::kDefaultTimeout);
+  // Queues `commands` back to back on one shared connection (see Connection::execute_batch):
+  // a pipeline in one round trip, whose commands run in order. Only plain commands, except
+  // that a batch may begin with MULTI and end with EXEC: a transaction without a dedicated
+  // connection (WATCH still needs one, it waits for replies in between).
+  void execute_batch(const std::vector<Command>& commands, BatchCallback done,
+                     double timeout_s = Connection::kDefaultTimeout);
+  // A connection of its own: an idle dedicated one, or a new one (its connect error otherwise).
+  void dedicated(DedicatedCallback done);
+  // Closes every connection; commands in flight fail with Error::closed, later ones too.
+  // Dedicated connections are closed when given back.
+  void close();
+  PoolStats stats() const;
+  const PoolOptions& options() const { return options_; }
+  const std::string& where() const { return where_; }
+
+ private:
+  friend class Dedicated;
+  struct Slot;
+  // A command (done) or batch (batch_done) held for a first connect attempt.
+  struct Waiting {
+    std::vector<std::vector<std::string>> commands;
+    ReplyCallback done;
+    BatchCallback batch_done;
+    double timeout_s;
+  };
+
+  Pool(boost::asio::io_context& io, PoolOptions options, Url url);
+
+  ConnectionOptions connection_options(bool dedicated) const;
+  // Opens the slot's connection unless it is up or opening (`reserved`: the caller marked it
+  // opening already).
+  void open_slot(std::size_t index, bool reserved = false);
+  void on_connect_result(std::size_t index, const Connection* connection,
+                         std::optional<Error> error);
+  void on_connection_lost(std::size_t index, const Connection* connection, const Error& error);
+  void give_back(std::shared_ptr<Connection> connection, bool discard);
+  bool first_attempt_running() const;  // under mutex_
+  Error unavailable_error() const;     // under mutex_
+  void note_error(const std::string& message);  // under mutex_: remembers, logs changes
+  void post_error(ReplyCallback done, Error error);
+  void post_batch_error(BatchCallback done, Error error);
+  // Calls `attempt(connection)` on up to `size` connections that are up, in round robin, until
+  // one returns true (took the work); false when none did.
+  bool on_some_connection(const std::function<bool(Connection&)>& attempt);
+  // No connection took the work: sends it to one that came up meanwhile, or keeps it for a
+  // first attempt under way, or answers it (on an IO thread) with the error.
+  void wait_or_fail(Waiting& waiting, int round = 0);
+  // Queues the work on `connection`; false (work untouched) when that one is not open.
+  static bool take(Connection& connection, Waiting& waiting);
+  static void fail(Waiting& waiting, const Error& error);
+  Error unavailable_error_now() const;  // locks mutex_
+  Error refused_error(CommandKind kind, std::string_view name) const;
+
+  boost::asio::io_context& io_;
+  const PoolOptions options_;
+  const Url url_;
+  const std::string where_;
+  const std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Waiting> waiting_;  // for a first connect attempt
+  std::vector<std::shared_ptr<Connection>> dedicated_idle_;
+  int dedicated_in_use_ = 0;
+  std::size_t next_slot_ = 0;
+  bool started_ = false;
+  bool closed_ = false;
+  std::uint64_t connects_total_ = 0;
+  std::uint64_t connect_failures_total_ = 0;
+  std::uint64_t connections_lost_total_ = 0;
+  std::string last_error_;
+  std::string last_logged_;
+};
+
+}  // namespace puff::redis
