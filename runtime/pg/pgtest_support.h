@@ -18,10 +18,16 @@
 #include <string>
 #include <vector>
 
+#include "core/test_support.h"
 #include "pg/connection.h"
 #include "pg/pool.h"
 
 namespace puff::pg::testing {
+
+using core::testing::open_fd_count;
+using core::testing::settle_fds;
+using core::testing::unused_port;
+
 
 using namespace std::chrono_literals;
 
@@ -39,29 +45,6 @@ inline std::string test_url() {
 // `url` with one more query parameter (the test URL has none of its own).
 inline std::string with_param(const std::string& url, const std::string& param) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
-}
-
-// A loopback port nobody listens on (bound then closed: refused on connect).
-inline int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-inline int open_fd_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
 }
 
 template <typename T>
@@ -207,16 +190,6 @@ inline void warm_up(boost::asio::io_context& io) {
   auto c = connected(io);
   c->close();
   EXPECT_EQ(query_sync(*c, "SELECT 1").error->kind, Error::Kind::closed);
-}
-
-// Waits (bounded) until the process has at most `limit` open descriptors; returns the count.
-inline int settle_fds(int limit) {
-  int n = open_fd_count();
-  for (int i = 0; i < 100 && n > limit; ++i) {
-    std::this_thread::sleep_for(20ms);
-    n = open_fd_count();
-  }
-  return n;
 }
 
 }  // namespace puff::pg::testing

@@ -7,33 +7,21 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/durations.h"
 #include "core/log.h"
 
 namespace puff::pg {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
-std::string format_seconds(double s) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g s", s);
-  return text;
-}
+using core::backoff_delay;
+using core::Clock;
+using core::format_seconds;
+using core::seconds;
 
 Error closed_error(const std::string& name) {
   return Error{Error::Kind::closed, "",
                "the PostgreSQL pool '" + name + "' is closed (the server is shutting down)", "",
                ""};
-}
-
-// The first reconnect waits 50 ms, then twice as long each time, up to `max_s`.
-Clock::duration backoff_delay(int failures, double max_s) {
-  double delay = 0.05 * std::pow(2.0, std::min(failures - 1, 20));
-  return seconds(std::min(delay, std::max(max_s, 0.0)));
 }
 
 }  // namespace

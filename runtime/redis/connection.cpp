@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <cstdio>
 
+#include "core/durations.h"
 #include "redis/commands.h"
 #include "redis/detail/callback.h"
 #include "redis/detail/codec.h"
@@ -13,19 +14,11 @@
 namespace puff::redis {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using core::Clock;
+using core::format_seconds;
+using core::seconds;
 using GenericEndpoint = boost::asio::generic::stream_protocol::endpoint;
 constexpr std::size_t kReadChunk = 64 * 1024;
-
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
-std::string format_seconds(double s) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g s", s);
-  return text;
-}
 
 std::string lower_first(std::string s) {
   if (s.size() > 1 && s[0] >= 'A' && s[0] <= 'Z' && !(s[1] >= 'A' && s[1] <= 'Z')) {

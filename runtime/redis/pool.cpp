@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 
+#include "core/durations.h"
 #include "core/log.h"
 #include "redis/commands.h"
 #include "redis/detail/callback.h"
@@ -12,14 +13,8 @@
 namespace puff::redis {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// The first retry after a failed connect waits 50 ms, then twice as long each time, up to max_s.
-Clock::duration backoff_delay(int failures, double max_s) {
-  double delay = 0.05 * std::pow(2.0, std::min(failures - 1, 20));
-  delay = std::min(delay, std::max(max_s, 0.0));
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
-}
+using core::backoff_delay;
+using core::Clock;
 
 std::string refusal(CommandKind kind, std::string_view name) {
   std::string what(name.substr(0, 32));

@@ -26,10 +26,16 @@
 #include <vector>
 
 #include "core/io_threads.h"
+#include "core/test_support.h"
 #include "redis/connection.h"
 #include "redis/pool.h"
 
 namespace puff::redis::testing {
+
+using core::testing::open_fd_count;
+using core::testing::settle_fds;
+using core::testing::unused_port;
+
 
 using namespace std::chrono_literals;
 
@@ -48,38 +54,6 @@ inline std::string test_url() {
     if (::puff::redis::testing::test_url().empty())                            \
       GTEST_SKIP() << "TEST_REDIS_URL is not set (scripts/test sets it)";      \
   } while (0)
-
-// A loopback port nobody listens on (bound then closed: refused on connect).
-inline int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-inline int open_fd_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-// Waits (bounded) until the process has at most `limit` open descriptors; returns the count.
-inline int settle_fds(int limit) {
-  int n = open_fd_count();
-  for (int i = 0; i < 100 && n > limit; ++i) {
-    std::this_thread::sleep_for(20ms);
-    n = open_fd_count();
-  }
-  return n;
-}
 
 // What a command came back with.
 struct Outcome {
