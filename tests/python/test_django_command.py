@@ -280,7 +280,7 @@ def drive_through_a_terminal(argv, cwd, env, answers):
     if pid == 0:
         os.chdir(cwd)
         os.execve(argv[0], argv, env)
-    shown, pending = b"", list(answers)
+    shown, pending, interrupted_at = b"", list(answers), None
     deadline = time.monotonic() + TIMEOUT
     try:
         while time.monotonic() < deadline:
@@ -294,11 +294,19 @@ def drive_through_a_terminal(argv, cwd, env, answers):
                 shown += data
             last_line = shown.decode(errors="replace").rsplit("\n", 1)[-1]
             if pending and pending[0][0] in last_line and last_line.rstrip().endswith(":"):
+                # The prompt is out before input() reads: give it a moment, as a person would.
+                time.sleep(0.3)
                 _, answer = pending.pop(0)
                 if answer is None:
+                    interrupted_at = time.monotonic()
                     os.kill(pid, signal.SIGINT)
                 else:
                     os.write(fd, answer.encode() + b"\r")
+            elif interrupted_at and time.monotonic() - interrupted_at > 3:
+                # A SIGINT that landed while readline was still setting up can be lost (seen
+                # with plain python too); a person would press Ctrl-C again.
+                interrupted_at = time.monotonic()
+                os.kill(pid, signal.SIGINT)
         else:
             os.kill(pid, signal.SIGKILL)
     finally:
@@ -395,3 +403,46 @@ def test_django_test_runner_under_puff(example):
     result = example.puff("test", "--noinput")
     assert "Ran 4 tests" in result.stderr and "\nOK\n" in result.stderr
     assert result.returncode == 0, result.stderr
+
+
+def test_watchdog_is_off_unless_asked_for(example):
+    code = "import time; time.sleep(0.4)"
+    quiet = example.puff("shell", "--no-imports", "-c", code)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    warned = subprocess.run([example.puff_bin, "--watchdog-ms", "100", "django", "shell",
+                             "--no-imports", "-c", code], cwd=example.path, env=example.env(),
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert warned.returncode == 0
+    assert "the hub has been blocked for" in warned.stderr and "time.sleep" not in warned.stdout
+
+
+def test_project_directory_is_the_config_files(example):
+    """Run from elsewhere with --config: puff.toml's directory is on sys.path (the settings
+    and the app import), as manage.py's directory is for `python ../manage.py`."""
+    elsewhere = example.path / "worlds"
+    result = subprocess.run([example.puff_bin, "--config", str(example.path / "puff.toml"),
+                             "django", "check"], cwd=elsewhere, env=example.env(),
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_ctrl_c_during_a_query_ends_the_command(example):
+    code = ("from django.db import connection\n"
+            "cursor = connection.cursor()\n"
+            "print('querying', flush=True)\n"
+            "cursor.execute('select pg_sleep(30)')\n")
+    process = subprocess.Popen(example.argv("puff", "shell", "--no-imports", "-c", code),
+                               cwd=example.path, env=example.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout.readline() == "querying\n"
+    time.sleep(0.5)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert time.monotonic() - started < 10
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "KeyboardInterrupt"
+    # Not checked: the server goes on running pg_sleep until it notices the closed socket,
+    # under puff as under plain python with the driver (the driver does not cancel on
+    # KeyboardInterrupt yet).
