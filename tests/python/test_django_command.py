@@ -280,7 +280,7 @@ def drive_through_a_terminal(argv, cwd, env, answers):
     if pid == 0:
         os.chdir(cwd)
         os.execve(argv[0], argv, env)
-    shown, pending, interrupted_at = b"", list(answers), None
+    shown, pending, interrupted_at, answered = b"", list(answers), None, 0
     deadline = time.monotonic() + TIMEOUT
     try:
         while time.monotonic() < deadline:
@@ -292,15 +292,19 @@ def drive_through_a_terminal(argv, cwd, env, answers):
                 if not data:
                     break
                 shown += data
-            last_line = shown.decode(errors="replace").rsplit("\n", 1)[-1]
-            if pending and pending[0][0] in last_line and last_line.rstrip().endswith(":"):
+            # Only output that came after the last answer counts (prompts may repeat: ">>>").
+            last_line = shown[answered:].decode(errors="replace").rsplit("\n", 1)[-1]
+            if (pending and pending[0][0] in last_line
+                    and last_line.rstrip().endswith((":", ">>>"))):
                 # The prompt is out before input() reads: give it a moment, as a person would.
                 time.sleep(0.3)
                 _, answer = pending.pop(0)
+                answered = len(shown)
                 if answer is None:
                     interrupted_at = time.monotonic()
                     os.kill(pid, signal.SIGINT)
                 else:
+                    interrupted_at = None
                     os.write(fd, answer.encode() + b"\r")
             elif interrupted_at and time.monotonic() - interrupted_at > 3:
                 # A SIGINT that landed while readline was still setting up can be lost (seen
@@ -446,3 +450,28 @@ def test_ctrl_c_during_a_query_ends_the_command(example):
     # Not checked: the server goes on running pg_sleep until it notices the closed socket,
     # under puff as under plain python with the driver (the driver does not cancel on
     # KeyboardInterrupt yet).
+
+
+def test_dbshell_runs_psql_with_the_settings_connection(example):
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed")
+    assert example.puff("migrate").returncode == 0
+    puff, python = example.both("dbshell", "--", "-Atc", "select count(*) from django_migrations")
+    same_shape(puff, python)
+    assert puff.returncode == 0 and int(puff.stdout) >= 15
+    puff, python = example.both("dbshell", "--", "-Atc", "select no_such_column")
+    same_shape(puff, python)
+    assert puff.returncode == 1
+    assert 'column "no_such_column" does not exist' in puff.stderr
+    assert puff.stderr.strip().splitlines()[-1].startswith("CommandError: ")
+
+
+def test_interactive_shell_through_a_terminal(example):
+    assert example.puff("migrate").returncode == 0
+    assert example.puff("seed_worlds", "--count", "12").returncode == 0
+    answers = [(">>>", "World.objects.count() * 2"), (">>>", None), (">>>", "exit(3)")]
+    code, shown = drive_through_a_terminal(example.argv("puff", "shell"), example.path,
+                                           example.env(), answers)
+    assert code == 3, shown
+    assert "\n24\r\n" in shown  # the model was imported automatically, the query ran
+    assert "KeyboardInterrupt" in shown  # Ctrl-C at the prompt: the console goes on
