@@ -45,7 +45,7 @@ int run_django(const RunContext& context, const std::vector<std::string>& args, 
   const char* label = "puff django";
   // Precedence as with manage.py's os.environ.setdefault: --settings (Django reads it), then
   // DJANGO_SETTINGS_MODULE, then puff.toml's django_settings (or PUFF_DJANGO_SETTINGS). Set in
-  // the environment, so subprocesses (test --parallel, dbshell) see it too.
+  // the environment, so the programs a command starts see it too.
   if (!has_settings_option(args) && environment_settings().empty()) {
     if (!context.config.django_settings.empty()) {
       setenv("DJANGO_SETTINGS_MODULE", context.config.django_settings.c_str(), 1);

@@ -33,8 +33,8 @@ bool is_builtin_command(const std::string& word) {
 }
 
 // Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`,
-// or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as puff's
-// flags, or `puff python job:main --config x --help` would change puff's config and print
+// or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as
+// puff's flags, or `puff python job:main --config x --help` would change puff's config and print
 // puff's help. Any word that is not a built-in command is taken as a [[commands]] name here;
 // unknown ones are reported after the config is read. Returns argc when nothing passes through.
 int program_args_start(int argc, char** argv) {
@@ -147,9 +147,7 @@ int main_checked(int argc, char** argv) {
 
   auto* django_cmd = app.add_subcommand("django", "Run a Django management command on the hub, "
                                                   "as `python manage.py COMMAND [ARGS]` does");
-  django_cmd->footer("Everything after `django` is Django's (e.g. puff django migrate --plan). "
-                     "Settings: --settings, else DJANGO_SETTINGS_MODULE, else django_settings in "
-                     "puff.toml.");
+  // No options of its own: everything after `django` is Django's (`puff django --help` too).
 
   auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
                                                   "configured backend, one line per check");

@@ -102,7 +102,8 @@ def same_shape(puff_result, python_result):
     """The two runs agree: exit code, and stdout/stderr once the program name is the same (its
     length changes how argparse indents usage lines, hence the whitespace)."""
     assert puff_result.returncode == python_result.returncode, (puff_result, python_result)
-    normalise = lambda text: " ".join(text.replace("puff django", "manage.py").split())  # noqa: E731
+    def normalise(text):
+        return " ".join(text.replace("puff django", "manage.py").split())
     assert normalise(puff_result.stdout) == normalise(python_result.stdout)
     assert normalise(puff_result.stderr) == normalise(python_result.stderr)
 
@@ -185,7 +186,8 @@ def test_unknown_command_is_djangos_message_and_exit_1(example):
 def test_help_lists_the_projects_commands(example):
     result = example.puff("help")
     assert result.returncode == 0, result.stderr
-    assert "Type 'puff django help <subcommand>' for help on a specific subcommand." in result.stdout
+    assert ("Type 'puff django help <subcommand>' for help on a specific subcommand."
+            in result.stdout)
     assert "[worlds]\n    seed_worlds" in result.stdout
 
 
@@ -243,7 +245,8 @@ def test_unreachable_database_at_migrate_fails_fast(example):
 
 
 def test_stdin_is_passed_through(example):
-    result = example.puff("shell", "--no-imports", input="import sys\nprint('read', sys.stdin.isatty())\n")
+    result = example.puff("shell", "--no-imports",
+                          input="import sys\nprint('read', sys.stdin.isatty())\n")
     assert result.returncode == 0, result.stderr
     assert "read False" in result.stdout
 
