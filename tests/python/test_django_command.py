@@ -218,16 +218,20 @@ def test_missing_settings_is_one_line_exit_2(example):
     assert version.returncode == 0 and version.stdout.strip()[0].isdigit()
 
 
-def test_settings_import_error_is_the_traceback_and_exit_1(example):
+@pytest.mark.parametrize("line, error", [
+    ("import no_such_module_here", "ModuleNotFoundError: No module named 'no_such_module_here'"),
+    ("DEBUG = undefined_name", "NameError: name 'undefined_name' is not defined"),
+])
+def test_a_broken_settings_module_is_its_traceback_and_exit_1(example, line, error):
     (example.path / "hello" / "broken_settings.py").write_text(
-        "from hello.settings import *\nimport no_such_module_here\n")
+        f"from hello.settings import *\n{line}\n")
     env = {"DJANGO_SETTINGS_MODULE": "hello.broken_settings"}
     puff, python = example.both("migrate", env=env)
     assert puff.returncode == python.returncode == 1
     last = lambda text: text.strip().splitlines()[-1]  # noqa: E731
-    assert last(puff.stderr) == last(python.stderr) == (
-        "ModuleNotFoundError: No module named 'no_such_module_here'")
+    assert last(puff.stderr) == last(python.stderr) == error
     assert 'broken_settings.py", line 2' in puff.stderr
+    assert puff.stdout == ""
 
 
 def test_unreachable_database_at_migrate_fails_fast(example):
