@@ -28,12 +28,13 @@ bool takes_value(const std::string& arg) {
 }
 
 bool is_builtin_command(const std::string& word) {
-  return word == "python" || word == "doctor" || word == "example-config" || word == "services";
+  return word == "python" || word == "django" || word == "doctor" || word == "example-config" ||
+         word == "services";
 }
 
-// Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, or after a
-// `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as puff's
-// flags, or `puff python job:main --config x --help` would change puff's config and print
+// Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`,
+// or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as
+// puff's flags, or `puff python job:main --config x --help` would change puff's config and print
 // puff's help. Any word that is not a built-in command is taken as a [[commands]] name here;
 // unknown ones are reported after the config is read. Returns argc when nothing passes through.
 int program_args_start(int argc, char** argv) {
@@ -47,7 +48,7 @@ int program_args_start(int argc, char** argv) {
     }
     if (command.empty()) {
       command = arg;
-      if (!is_builtin_command(command)) return i + 1;
+      if (!is_builtin_command(command) || command == "django") return i + 1;
       continue;
     }
     if (command == "python") return i + 1;  // just after MODULE:FUNCTION
@@ -144,6 +145,10 @@ int main_checked(int argc, char** argv) {
   python_cmd->add_option("target", target, "MODULE:FUNCTION, e.g. myproject.jobs:main")->required();
   python_cmd->footer("Arguments after MODULE:FUNCTION are passed in sys.argv[1:], flags too.");
 
+  auto* django_cmd = app.add_subcommand("django", "Run a Django management command on the hub, "
+                                                  "as `python manage.py COMMAND [ARGS]` does");
+  // No options of its own: everything after `django` is Django's (`puff django --help` too).
+
   auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
                                                   "configured backend, one line per check");
   auto* example_cmd = app.add_subcommand("example-config", "Print a complete, commented puff.toml");
@@ -223,6 +228,9 @@ int main_checked(int argc, char** argv) {
 
   RunContext context{config, python::find_python_environment(flags.python_home)};
   if (python_cmd->parsed()) return run_python_entry(context, "puff python", target, passed_through);
+  if (django_cmd->parsed()) {
+    return run_django(context, passed_through, flags.watchdog_ms.has_value());
+  }
   if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
   if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);
   for (auto& command : user_commands) {

@@ -1,6 +1,6 @@
-// `puff python MODULE:FUNCTION [ARGS]` and `[[commands]]` entries: run a Python entry point as
-// the main task on the hub. sys.argv is [MODULE:FUNCTION, ARGS...]; the exit code follows
-// sys.exit() semantics applied to the function's return value or exception.
+// `puff python MODULE:FUNCTION [ARGS]`, `[[commands]]` entries and `puff django`: run a Python
+// entry point as the main task on the hub. The exit code follows sys.exit() semantics applied
+// to the function's return value or exception.
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -133,8 +133,9 @@ bool install_sigterm_handler() {
 
 }  // namespace
 
-int run_python_entry(const RunContext& context, const std::string& label,
-                     const std::string& target, const std::vector<std::string>& args) {
+int run_entry(const RunContext& context, const EntryPoint& entry) {
+  const std::string& label = entry.label;
+  const std::string& target = entry.target;
   auto colon = target.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
     std::cerr << label << ": expected MODULE:FUNCTION (e.g. myproject.jobs:main), got '"
@@ -144,15 +145,12 @@ int run_python_entry(const RunContext& context, const std::string& label,
   std::string module_name = target.substr(0, colon);
   std::string attribute = target.substr(colon + 1);
 
-  std::vector<std::string> argv{target};
-  argv.insert(argv.end(), args.begin(), args.end());
-
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
   psycopg::register_builtin();
   python::set_postgres_config(context.config.postgres);  // puff.postgres_config()
   try {
-    interpreter.emplace(context.python, argv, context.config.project_dir);
+    interpreter.emplace(context.python, entry.argv, context.config.project_dir);
   } catch (const python::PythonStartError& e) {
     std::cerr << "puff: " << e.what() << "\n";
     return 1;
@@ -162,7 +160,7 @@ int run_python_entry(const RunContext& context, const std::string& label,
     python::Hub hub(io);
     python::BlockingPool pool(context.config.runtime.blocking_threads);
     std::optional<python::Watchdog> watchdog;
-    if (context.config.runtime.watchdog_ms > 0) {
+    if (entry.watchdog && context.config.runtime.watchdog_ms > 0) {
       watchdog.emplace(hub, context.config.runtime.watchdog_ms);
     }
     if (!install_sigterm_handler()) PyErr_Print();
@@ -185,6 +183,13 @@ int run_python_entry(const RunContext& context, const std::string& label,
   }
   int finalize_code = interpreter->finalize();
   return exit_code != 0 ? exit_code : finalize_code;
+}
+
+int run_python_entry(const RunContext& context, const std::string& label,
+                     const std::string& target, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{target};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_entry(context, {.label = label, .target = target, .argv = argv});
 }
 
 }  // namespace puff::cli

@@ -14,9 +14,23 @@ struct RunContext {
   python::PythonEnvironment python;
 };
 
-// Runs MODULE:FUNCTION as the main task; returns the process exit code. `label` starts the
-// error lines ("puff python", "puff <command>").
+// What to run as the main task, and how.
+struct EntryPoint {
+  std::string label;              // starts the error lines ("puff python", "puff <command>")
+  std::string target;             // MODULE:FUNCTION
+  std::vector<std::string> argv;  // sys.argv, argv[0] included
+  bool watchdog = true;           // false: no stall warnings (one-shot CLI commands)
+};
+
+// Runs the entry point as the main task; returns the process exit code.
+int run_entry(const RunContext& context, const EntryPoint& entry);
+
+// `puff python` and [[commands]]: sys.argv is [MODULE:FUNCTION, ARGS...].
 int run_python_entry(const RunContext& context, const std::string& label,
                      const std::string& target, const std::vector<std::string>& args);
+
+// `puff django COMMAND [ARGS]`: Django's execute_from_command_line on the hub, as manage.py
+// runs it. `watchdog` comes from an explicit --watchdog-ms (see django_command.cpp).
+int run_django(const RunContext& context, const std::vector<std::string>& args, bool watchdog);
 
 }  // namespace puff::cli

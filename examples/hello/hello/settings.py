@@ -1,0 +1,47 @@
+"""Settings of the example project. The database comes from PUFF_EXAMPLE_DATABASE_URL
+(postgresql://user:password@host:port/name), default postgresql://localhost/hello."""
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-example-key-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "worlds",
+]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "hello.urls"
+WSGI_APPLICATION = "hello.wsgi.application"
+
+
+def _database(url):
+    parts = urlparse(url)
+    return {
+        # The swap: puff's engine instead of "django.db.backends.postgresql".
+        "ENGINE": "django_puff.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": parts.port or "",
+        "OPTIONS": {"connect_timeout": 5},
+    }
+
+
+DATABASES = {
+    "default": _database(os.environ.get("PUFF_EXAMPLE_DATABASE_URL",
+                                        "postgresql://localhost/hello")),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
