@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,17 @@ class SharedPools {
     std::stable_sort(out.begin(), out.end(),
                      [](const auto& a, const auto& b) { return a.name < b.name; });
     return out;
+  }
+
+  // Closes `pool` and forgets it: the next get() with its settings creates a new one.
+  void close(const std::shared_ptr<Pool>& pool) {
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = pools_.begin(); it != pools_.end();) {
+        it = it->second == pool ? pools_.erase(it) : std::next(it);
+      }
+    }
+    pool->close();
   }
 
   void close_all() {

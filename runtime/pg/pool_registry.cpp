@@ -28,6 +28,8 @@ std::shared_ptr<Pool> shared_pool(boost::asio::io_context& io, const PoolOptions
 
 std::vector<PoolStats> shared_pool_stats() { return pools->stats(); }
 
+void close_shared_pool(const std::shared_ptr<Pool>& pool) { pools->close(pool); }
+
 void close_shared_pools() { pools->close_all(); }
 
 }  // namespace puff::pg

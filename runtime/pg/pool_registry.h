@@ -20,6 +20,10 @@ std::shared_ptr<Pool> shared_pool(boost::asio::io_context& io, const PoolOptions
 // Statistics of every shared pool, ordered by name.
 std::vector<PoolStats> shared_pool_stats();
 
+// Closes `pool` and forgets it (its idle server connections close now): e.g. before its
+// database is dropped. The next shared_pool() with its options makes a new one.
+void close_shared_pool(const std::shared_ptr<Pool>& pool);
+
 // Closes and forgets every shared pool (at interpreter exit, while the IO threads still run).
 // Users that still hold one keep a closed pool: its acquires fail with Error::closed.
 void close_shared_pools();

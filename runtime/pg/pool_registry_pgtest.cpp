@@ -50,6 +50,23 @@ TEST(PgPoolRegistry, SameOptionsShareOnePoolAndAnyDifferenceMakesAnother) {
   close_shared_pools();
 }
 
+TEST(PgPoolRegistry, ClosingOnePoolClosesItsIdleConnectionsAndForgetsOnlyIt) {
+  PUFF_REQUIRE_POSTGRES();
+  core::IoThreads io(1);
+  auto dropped = shared_pool(io.context(), options("registry_drop"));
+  auto kept = shared_pool(io.context(), options("registry_keep"));
+  acquire_sync(*dropped).lease.release();  // one idle server connection
+  ASSERT_EQ(dropped->stats().idle, 1);
+  close_shared_pool(dropped);
+  EXPECT_EQ(dropped->stats().size, 0) << "its idle connection closed at once";
+  auto all = shared_pool_stats();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "registry_keep");
+  EXPECT_NE(shared_pool(io.context(), options("registry_drop")), dropped);  // a new one
+  EXPECT_EQ(shared_pool(io.context(), options("registry_keep")), kept);
+  close_shared_pools();
+}
+
 TEST(PgPoolRegistry, BadOptionsRegisterNothing) {
   core::IoThreads io(1);
   auto bad = options("registry_bad");

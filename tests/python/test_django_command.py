@@ -407,9 +407,6 @@ def test_django_test_runner_under_manage_py(example):
     assert "Ran 4 tests" in result.stderr and "OK" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's pool keeps a server connection to the test "
-                   "database, so DROP DATABASE at teardown fails (ObjectInUse); needs a way to "
-                   "close a database's pool in django_puff/db")
 def test_django_test_runner_under_puff(example):
     result = example.puff("test", "--noinput")
     assert "Ran 4 tests" in result.stderr and "\nOK\n" in result.stderr

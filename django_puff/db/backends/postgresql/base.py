@@ -71,6 +71,20 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
         # Django's own pool property is psycopg 3's (psycopg_pool); ours lives in the driver.
         return None
 
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        # The native session that knows this database's pool, for close_pools() below.
+        self._puff_pooled_session = connection._pq if connection._pooled else None
+        return connection
+
+    def close_pools(self):
+        """Closes the pool this connection borrowed from, idle server connections included: a
+        database about to be dropped (the test database) must have no session left."""
+        session = getattr(self, "_puff_pooled_session", None)
+        if session is not None:
+            session.close_pool()
+            self._puff_pooled_session = None
+
     def get_connection_params(self):
         options = self.settings_dict["OPTIONS"]
         pool = pool_settings.resolve(self.alias, options)
@@ -92,3 +106,14 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
                                                         self.timezone_name)).strip()
             params["connection_factory"] = partial(connection, _pool=pool)
         return params
+
+
+class DatabaseCreation(_django_base.DatabaseWrapper.creation_class):
+    def _destroy_test_db(self, test_database_name, verbosity):
+        # Django closed the test connection, but under puff its server connection went back
+        # to the pool, idle and still in the test database: DROP DATABASE would fail.
+        self.connection.close_pools()
+        super()._destroy_test_db(test_database_name, verbosity)
+
+
+DatabaseWrapper.creation_class = DatabaseCreation
