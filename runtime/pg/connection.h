@@ -225,6 +225,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   unsigned op_generation_ = 0;    // stale timers are ignored
   short inline_events_ = 0;       // execute_inline: POLLIN/POLLOUT asked by arm_wait, 0 = none
   bool inline_ = false;           // an execute_inline is running
+  bool inline_fresh_query_ = false;  // execute_inline: the query's first flush is still to come
 
   std::atomic<bool> busy_{false};
   std::atomic<bool> open_{false};

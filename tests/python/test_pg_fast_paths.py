@@ -181,3 +181,31 @@ def test_ctrl_c_interrupts_a_statement_in_plain_python(tmp_path):
     seconds = float(out.split()[2])
     assert seconds < 5, out
     assert "closed=2" in out or "closed=1" in out, out
+
+
+def test_a_connection_opened_before_fork_refuses_to_work_in_the_child(conn):
+    cur = conn.cursor()
+    cur.execute("select 1")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report in one line, never return into pytest
+        try:
+            try:
+                cur.execute("select 2")
+                verdict = "used the parent's session"
+            except psycopg2.InterfaceError as e:
+                verdict = "refused: %s" % e
+            fresh = psycopg2.connect(URL)
+            fresh.cursor().execute("select 3")
+            fresh.close()
+            os.write(write, (verdict + " | new connection ok").encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    report = os.read(read, 1000).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert report.startswith("refused: this connection was opened before fork()"), report
+    assert report.endswith("new connection ok"), report
+    cur.execute("select 4")  # the parent's session is untouched
+    assert cur.fetchone() == (4,)
