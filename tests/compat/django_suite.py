@@ -23,17 +23,14 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
-    MAIN_PYTHON, PASSING, Messages, bucket, differences, mark, read_events,
-    read_known, stop_process_group)
+    MAIN_PYTHON, PASSING, Messages, bucket, differences, read_known, run_with_restarts)
 
 _messages = Messages("django suite")
 say, fail, run_quiet, postgres_server = (
@@ -204,51 +201,11 @@ def run_suite(name, cmd, env, tests_dir, args):
     env = {**env, "DJANGO_SUITE_EVENTS": str(events), "DJANGO_SUITE_SKIP": str(skip_path),
            "DJANGO_SUITE_HANG_SECONDS": str(args.hang_timeout)}
     say(f"{name}: cd {tests_dir} && {' '.join(map(str, cmd))}   (output: {log_path})")
-    started = time.monotonic()
-    deadline = started + args.timeout * 60
-    status, restarts = "complete", 0
-    while True:
-        with open(log_path, "a") as log:
-            log_offset = log.tell()
-            proc = subprocess.Popen(cmd, cwd=tests_dir, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                code = proc.wait(timeout=max(1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                code = None
-            except BaseException:
-                stop_process_group(proc)
-                raise
-            # Multiprocessing workers (--parallel) may outlive their parent.
-            stop_process_group(proc)
-        _, current, done = read_events(events)
-        if done:
-            break
-        if code is None:
-            status = f"timed out after {args.timeout} min"
-            if current:
-                mark(events, current, "hang", "still running when the run timed out")
-            break
-        if current is None:
-            status = f"died outside any test (exit code {code}); see {log_path}"
-            break
-        with open(log_path, errors="replace") as log:
-            log.seek(log_offset)
-            hung = "Timeout (" in log.read()
-        mark(events, current, "hang" if hung else "crash",
-             f"hang guard ({args.hang_timeout} s)" if hung else f"process died (exit code {code})")
-        if restarts == args.restarts:
-            status = f"died {restarts + 1} times; gave up"
-            break
-        restarts += 1
-        say(f"{name}: {current} {'hung' if hung else 'crashed'}; restarting without the tests done")
-        outcomes, _, _ = read_events(events)
-        skip_path.write_text("".join(test_id + "\n" for test_id in outcomes))
-    outcomes, _, _ = read_events(events)
-    seconds = time.monotonic() - started
+    status, restarts, outcomes, seconds = run_with_restarts(
+        name, cmd, tests_dir, env, (events, log_path, skip_path), args, say)
     result = {"run": name, "command": [str(c) for c in cmd], "cwd": str(tests_dir),
               "labels": args.labels, "django": args.django_version, "status": status,
-              "restarts": restarts, "seconds": round(seconds, 1), "outcomes": outcomes}
+              "restarts": restarts, "seconds": seconds, "outcomes": outcomes}
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1, sort_keys=True))
     return result
 

@@ -25,11 +25,9 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import traceback
 import types
 import unittest
@@ -39,8 +37,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
-    MAIN_PYTHON, PASSING, Messages, bucket, differences, mark, read_events,
-    read_known, stop_process_group)
+    MAIN_PYTHON, PASSING, Messages, bucket, differences, read_known, run_with_restarts)
 
 _messages = Messages("psycopg2 suite")
 say, fail, run_quiet, postgres_server = (
@@ -354,49 +351,11 @@ def run_suite(name, launcher, env, suite_root, args):
     cmd = [*launcher, "--root", str(suite_root), "--events", str(events), "--skip", str(skip_path),
            "--hang-seconds", str(args.hang_timeout), *args.modules]
     say(f"{name}: cd {suite_root} && {' '.join(map(str, cmd))}")
-    started = time.monotonic()
-    deadline = started + args.timeout * 60
-    status, restarts = "complete", 0
-    while True:
-        with open(log_path, "a") as log:
-            log_offset = log.tell()
-            proc = subprocess.Popen([str(c) for c in cmd], cwd=suite_root, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                code = proc.wait(timeout=max(1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                code = None
-            except BaseException:
-                stop_process_group(proc)
-                raise
-            stop_process_group(proc)  # tests may leave children behind
-        outcomes, current, done = read_events(events)
-        if done:
-            break
-        if code is None:
-            status = f"timed out after {args.timeout:g} min"
-            if current:
-                mark(events, current, "hang", "still running when the run timed out")
-            break
-        if current is None:
-            status = f"died outside any test (exit code {code}); see {log_path}"
-            break
-        with open(log_path, errors="replace") as log:
-            log.seek(log_offset)
-            hung = "Timeout (" in log.read()
-        mark(events, current, "hang" if hung else "crash",
-             f"hang guard ({args.hang_timeout} s)" if hung else f"process died (exit code {code})")
-        if restarts == args.restarts:
-            status = f"died {restarts + 1} times; gave up"
-            break
-        restarts += 1
-        say(f"{name}: {current} {'hung' if hung else 'crashed'}; restarting without the tests done")
-        outcomes, _, _ = read_events(events)
-        skip_path.write_text("".join(test_id + "\n" for test_id in outcomes))
-    outcomes, _, _ = read_events(events)
+    status, restarts, outcomes, seconds = run_with_restarts(
+        name, cmd, suite_root, env, (events, log_path, skip_path), args, say)
     result = {"run": name, "command": [str(c) for c in cmd], "cwd": str(suite_root),
               "modules": args.modules, "psycopg2": args.version, "status": status,
-              "restarts": restarts, "seconds": round(time.monotonic() - started, 1),
+              "restarts": restarts, "seconds": seconds,
               "log": str(log_path), "outcomes": outcomes}
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1, sort_keys=True))
     return result

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,3 +126,53 @@ def differences(reference, shim):
     return {test_id: shim.get(test_id, {"outcome": "not run", "detail": ""})
             for test_id, ref in reference.items()
             if ref["outcome"] in PASSING and shim.get(test_id, {}).get("outcome") not in PASSING}
+
+
+def run_with_restarts(name, cmd, cwd, env, paths, args, say):
+    """Runs `cmd` (a suite child writing events, see read_events) until the suite reaches its
+    end. A child that dies in a test (crash, or the per-test hang guard: "Timeout (" in its
+    output) gets that test marked and is restarted without the tests already done, up to
+    args.restarts times, all within args.timeout minutes. paths: (events, log, skip).
+    Returns (status, restarts, outcomes, seconds)."""
+    events, log_path, skip_path = paths
+    started = time.monotonic()
+    deadline = started + args.timeout * 60
+    status, restarts = "complete", 0
+    while True:
+        with open(log_path, "a") as log:
+            log_offset = log.tell()
+            proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                code = proc.wait(timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                code = None
+            except BaseException:
+                stop_process_group(proc)
+                raise
+            stop_process_group(proc)  # workers and tests' children may outlive the child
+        _, current, done = read_events(events)
+        if done:
+            break
+        if code is None:
+            status = f"timed out after {args.timeout:g} min"
+            if current:
+                mark(events, current, "hang", "still running when the run timed out")
+            break
+        if current is None:
+            status = f"died outside any test (exit code {code}); see {log_path}"
+            break
+        with open(log_path, errors="replace") as log:
+            log.seek(log_offset)
+            hung = "Timeout (" in log.read()
+        mark(events, current, "hang" if hung else "crash",
+             f"hang guard ({args.hang_timeout} s)" if hung else f"process died (exit code {code})")
+        if restarts == args.restarts:
+            status = f"died {restarts + 1} times; gave up"
+            break
+        restarts += 1
+        say(f"{name}: {current} {'hung' if hung else 'crashed'}; restarting without the tests done")
+        outcomes, _, _ = read_events(events)
+        skip_path.write_text("".join(test_id + "\n" for test_id in outcomes))
+    outcomes, _, _ = read_events(events)
+    return status, restarts, outcomes, round(time.monotonic() - started, 1)
