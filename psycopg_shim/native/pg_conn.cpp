@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string>
 
-#include "connection_io.h"
 #include "copy.h"
 #include "native_error.h"
 #include "pg/connection.h"
@@ -55,7 +54,7 @@ PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
   options.connect_timeout_s = connect_timeout > 0 ? connect_timeout : 0;
   try {
     if (python::Hub::instance()) {
-      state->conn = pg::Connection::create(connection_io());
+      state->conn = pg::Connection::create(python::native_io());
     } else {
       state->own_io = std::make_unique<boost::asio::io_context>(1);
       state->conn = pg::Connection::create(*state->own_io);

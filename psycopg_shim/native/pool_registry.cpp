@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "connection_io.h"
+#include "python/native_io.h"
 #include "pg/pool_registry.h"
 #include "python/db_functions.h"
 
@@ -21,7 +21,7 @@ PyMethodDef methods[] = {
 std::shared_ptr<pg::Pool> shared_pool(const pg::PoolOptions& options) {
   static std::once_flag close_at_exit;
   std::call_once(close_at_exit, [] { Py_AtExit(pg::close_shared_pools); });
-  return pg::shared_pool(connection_io(), options);
+  return pg::shared_pool(python::native_io(), options);
 }
 
 bool add_pool_functions(PyObject* module) { return PyModule_AddFunctions(module, methods) == 0; }

@@ -1,7 +1,5 @@
 #include "session.h"
 
-#include <pthread.h>
-
 #include <atomic>
 #include <optional>
 
@@ -9,17 +7,6 @@
 #include "python/hub.h"
 
 namespace puff::psycopg {
-namespace {
-std::atomic<unsigned> forks_seen{0};
-void count_fork_in_child() { forks_seen.fetch_add(1, std::memory_order_relaxed); }
-}  // namespace
-
-unsigned current_fork_generation() {
-  static bool registered = (pthread_atfork(nullptr, nullptr, count_fork_in_child), true);
-  (void)registered;
-  return forks_seen.load(std::memory_order_relaxed);
-}
-
 void remember_session(State& s) { s.last = s.conn; }
 
 void finish_own_io(State& s) {
@@ -30,7 +17,7 @@ void finish_own_io(State& s) {
 }
 
 bool usable(State& s) {
-  if (s.fork_generation != current_fork_generation()) {
+  if (s.fork_generation != python::fork_generation()) {
     raise_interface("this connection was opened before fork(); open a new one in the child");
     return false;
   }

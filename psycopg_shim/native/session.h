@@ -17,6 +17,7 @@
 
 #include "pg/connection.h"
 #include "pg/pool.h"
+#include "python/native_io.h"
 #include "python/pyref.h"
 #include "python/wait.h"
 
@@ -25,10 +26,6 @@ namespace puff::psycopg {
 // A session is dedicated (psycopg2's model: `conn` for the object's life) or pooled: `conn` is
 // borrowed from `pool` by the first statement and given back by release() (the package calls
 // it when the transaction is over), so many PGConns share few server connections.
-// Counts the fork()s this process is the child of: a session made before a fork compares
-// unequal in the child (cheaper than a getpid() syscall per statement).
-unsigned current_fork_generation();
-
 struct State {
   // Plain python, dedicated session: the connection's own io_context, run by the waiting thread
   // (declared first: destroyed after the connection, once its handlers have run).
@@ -38,7 +35,7 @@ struct State {
   pg::Lease lease;
   std::mutex op_mutex;  // one operation at a time
   std::atomic<std::thread::id> op_thread;  // the thread holding op_mutex (none when free)
-  unsigned fork_generation = current_fork_generation();  // which process made the session
+  unsigned fork_generation = python::fork_generation();  // which process made the session
   bool closed = false;  // close() was called or an interrupted wait closed it
   // A pooled session between leases answers with its last connection's connect-time facts
   // (the pool's sessions are configured alike); those never change, so reading them while

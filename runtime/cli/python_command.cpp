@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/commands.h"
 #include "cli/python_runner.h"
 #include "psycopg_shim/native/module.h"
 #include "core/io_threads.h"
@@ -14,6 +15,7 @@
 #include "python/hub.h"
 #include "python/interpreter.h"
 #include "python/pyref.h"
+#include "python/redis/module.h"
 #include "python/task.h"
 #include "python/watchdog.h"
 
@@ -119,6 +121,23 @@ PyRef resolve_entry_point(const std::string& label, const std::string& module_na
   return object;
 }
 
+// The [[redis]] entries for django_puff.redis, "embedded" resolved now; an entry that cannot
+// be resolved carries the reason, raised when someone uses it (not at start: a command that
+// never touches Redis must not need it).
+std::vector<python::redis_client::RedisEntry> redis_entries(const config::Config& config) {
+  std::vector<python::redis_client::RedisEntry> out;
+  for (const config::RedisConfig& entry : config.redis) {
+    python::redis_client::RedisEntry resolved{entry, ""};
+    try {
+      resolved.config.url = resolve_redis_url(config, entry);
+    } catch (const std::exception& e) {
+      resolved.problem = e.what();
+    }
+    out.push_back(std::move(resolved));
+  }
+  return out;
+}
+
 // SIGTERM unwinds the main task like Ctrl-C (finally blocks run), exit code 143.
 bool install_sigterm_handler() {
   PyRef puff_module = PyRef::steal(PyImport_ImportModule("puff"));
@@ -148,6 +167,8 @@ int run_entry(const RunContext& context, const EntryPoint& entry) {
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
   psycopg::register_builtin();
+  python::redis_client::register_builtin();
+  python::redis_client::set_redis_config(redis_entries(context.config));
   python::set_postgres_config(context.config.postgres);  // puff.postgres_config()
   try {
     interpreter.emplace(context.python, entry.argv, context.config.project_dir);

@@ -65,6 +65,14 @@ class SharedPools {
     for (auto& [key, pool] : closing) pool->close();
   }
 
+  // Forgets every pool without closing or destroying it (a forked child: see redis's
+  // abandon_shared_pools_after_fork).
+  void abandon_all() {
+    auto* leaked = new std::map<Key, std::shared_ptr<Pool>>;
+    std::lock_guard lock(mutex_);
+    leaked->swap(pools_);
+  }
+
  private:
   std::mutex mutex_;
   std::map<Key, std::shared_ptr<Pool>> pools_;

@@ -51,3 +51,13 @@ def _on_sigterm(signum, frame):
     # Installed by `puff python` for SIGTERM: unwind like Ctrl-C does (finally blocks run),
     # then exit with the conventional 128 + signal number.
     raise SystemExit(128 + signum)
+
+
+def __getattr__(name):
+    # puff.redis: the Redis client, whose code lives in the installed django_puff package
+    # (plain python reaches it there). Loaded on first use: most programs never touch it.
+    if name == "redis":
+        import django_puff.redis as redis_client
+        globals()["redis"] = redis_client
+        return redis_client
+    raise AttributeError(f"module 'puff' has no attribute {name!r}")

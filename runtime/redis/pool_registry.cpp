@@ -29,4 +29,6 @@ std::vector<PoolStats> shared_pool_stats() { return pools->stats(); }
 
 void close_shared_pools() { pools->close_all(); }
 
+void abandon_shared_pools_after_fork() { pools->abandon_all(); }
+
 }  // namespace puff::redis

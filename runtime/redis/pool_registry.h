@@ -24,4 +24,8 @@ std::vector<PoolStats> shared_pool_stats();
 // one keep a closed pool: its commands fail with Error::closed.
 void close_shared_pools();
 
+// In the child of a fork(): forgets every pool without touching it (their IO threads do not
+// exist in the child, and closing could wait on locks those threads held). They leak.
+void abandon_shared_pools_after_fork();
+
 }  // namespace puff::redis

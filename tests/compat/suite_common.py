@@ -40,28 +40,41 @@ class Messages:
     @contextmanager
     def postgres_server(self):
         """$TEST_POSTGRES_URL, or a throwaway cluster from scripts/lib/servers.sh."""
-        if os.environ.get("TEST_POSTGRES_URL"):
-            yield os.environ["TEST_POSTGRES_URL"]
+        with self._server("PostgreSQL", "TEST_POSTGRES_URL", "start_test_postgres",
+                          "TEST_PG_DIR=$1 && TEST_PG_BINDIR=$(pg_bindir)") as url:
+            yield url
+
+    @contextmanager
+    def redis_server(self):
+        """$TEST_REDIS_URL, or a throwaway redis-server from scripts/lib/servers.sh."""
+        with self._server("Redis", "TEST_REDIS_URL", "start_test_redis",
+                          "TEST_REDIS_DIR=$1") as url:
+            yield url
+
+    @contextmanager
+    def _server(self, what, variable, start, stop_state):
+        if os.environ.get(variable):
+            yield os.environ[variable]
             return
         work = tempfile.mkdtemp(prefix=f"puff-{self.name.replace(' ', '-')}.")
-        os.chmod(work, 0o755)  # the cluster runs as `postgres` when we are root
-        cluster = os.path.join(work, "postgres")
+        os.chmod(work, 0o755)  # a cluster runs as `postgres` when we are root
+        server_dir = os.path.join(work, "server")
         env = {**os.environ, "PYTHON": str(MAIN_PYTHON)}
         try:
             started = subprocess.run(
-                ["bash", "-c", 'source "$0" && start_test_postgres "$1" && echo "$TEST_POSTGRES_URL"',
-                 SERVERS_SH, cluster], capture_output=True, text=True, env=env)
+                ["bash", "-c", f'source "$0" && {start} "$1" && echo "${variable}"',
+                 SERVERS_SH, server_dir], capture_output=True, text=True, env=env)
             if started.returncode != 0:
-                self.fail(f"cannot start PostgreSQL:\n{started.stderr[-3000:]}")
+                self.fail(f"cannot start {what}:\n{started.stderr[-3000:]}")
             url = started.stdout.strip().splitlines()[-1]
-            os.environ["TEST_POSTGRES_URL"] = url
-            self.say(f"throwaway PostgreSQL at {url}")
+            os.environ[variable] = url
+            self.say(f"throwaway {what} at {url}")
             yield url
         finally:
             subprocess.run(
-                ["bash", "-c", 'source "$0" && TEST_PG_DIR=$1 && TEST_PG_BINDIR=$(pg_bindir) && '
-                 'stop_test_servers', SERVERS_SH, cluster], capture_output=True, env=env)
-            os.environ.pop("TEST_POSTGRES_URL", None)
+                ["bash", "-c", f'source "$0" && {stop_state} && stop_test_servers', SERVERS_SH,
+                 server_dir], capture_output=True, env=env)
+            os.environ.pop(variable, None)
             shutil.rmtree(work, ignore_errors=True)
 
 

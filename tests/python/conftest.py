@@ -5,10 +5,16 @@ TEST_REDIS_URL (throwaway servers it started)."""
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# `python -m pytest` run from the checkout puts it first on sys.path, where django_puff/ has no
+# native modules: the tests use the installed packages, as users do.
+_ROOT = Path(__file__).resolve().parents[2]
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _ROOT]
 
 
 def _puff_bin():
