@@ -9,12 +9,14 @@ from pathlib import Path
 
 def print_table(rows, peers, ratios):
     """ratios: [(label, numerator peer, denominator peer)], printed as x-factors."""
-    header = f"{'case':<36}{'unit':<13}" + "".join(f"{p:>13}" for p in peers)
+    width = {p: max(13, len(p) + 2) for p in peers}
+    header = f"{'case':<36}{'unit':<13}" + "".join(f"{p:>{width[p]}}" for p in peers)
     header += "".join(f"{label:>16}" for label, _n, _d in ratios)
     print("\n" + header)
     for row in rows:
         line = f"{row['case']:<36}{row['unit']:<13}"
-        line += "".join(f"{row[p]:>13,.0f}" if row.get(p) else f"{'-':>13}" for p in peers)
+        line += "".join(f"{row[p]:>{width[p]},.0f}" if row.get(p) else f"{'-':>{width[p]}}"
+                        for p in peers)
         for _label, n, d in ratios:
             value = f"{row[n] / row[d]:.2f}x" if row.get(n) and row.get(d) else "-"
             line += f"{value:>16}"
