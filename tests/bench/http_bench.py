@@ -6,7 +6,8 @@ A round starts each server once per settings group, runs every case against it (
 then --duration seconds of wrk), and stops it; rounds rotate the servers' order. The tables give
 medians of requests/s and of p99 latency, and the errors wrk saw (non-2xx, timeouts, socket
 errors). Cases: plaintext (bare WSGI, also pipelined 16 deep), json, db, queries?n=20, fortunes,
-updates?n=20, io-wait (a 10 ms query) at 64/256/1024 connections, cache, and db with Django's
+updates?n=20, io-wait (a 10 ms query) at 64/256/1024 connections, cache (the peers on
+django-redis, then on Django's RedisCache; both on redis-py + hiredis), and db with Django's
 default CONN_MAX_AGE=0 on the peers (what most sites run; puff pools either way)."""
 import argparse
 import os
@@ -41,6 +42,7 @@ CASES = [
     ("io-wait, 256 conn", "/io-wait", 256, False, {}),
     ("io-wait, 1024 conn", "/io-wait", 1024, False, {}),
     ("cache", "/cache", 256, False, {}),
+    ("cache, peers on Django's RedisCache", "/cache", 256, False, {"BENCH_CACHE": "django"}),
     ("db, peers CONN_MAX_AGE=0", "/db", 256, False, {"BENCH_CONN_MAX_AGE": "0"}),
 ]
 FORTUNES = [

@@ -18,7 +18,8 @@ _ENGINES = {"puff": "django_puff.db.backends.postgresql",
             "django": "django.db.backends.postgresql"}
 _CACHES = {"puff": {"BACKEND": "django_puff.cache.RedisCache"},
            "django-redis": {"BACKEND": "django_redis.cache.RedisCache",
-                            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}}}
+                            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}},
+           "django": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
 
 _db = urlparse(os.environ.get("BENCH_DATABASE_URL", "postgresql://localhost/bench"))
 DATABASES = {"default": {
