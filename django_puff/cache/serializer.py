@@ -1,13 +1,24 @@
 """How cache values are stored: Django's RedisCache format (ints as their digits, so INCR
 works; anything else pickled), optionally zlib-compressed above COMPRESS_MIN_LEN bytes. A
 compressed value carries a marker no pickle, digit string or text serializer starts with."""
+import pickle
 import zlib
 
-from django.core.cache.backends.redis import RedisSerializer
+from django.core.cache.backends.redis import RedisSerializer as DjangoRedisSerializer
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 _COMPRESSED = b"\x00z"
+
+
+class RedisSerializer(DjangoRedisSerializer):
+    """Django's RedisCache format, read without its int() attempt on every pickle (whose
+    ValueError formats the pickle's repr: a tenth of a get_many's time)."""
+
+    def loads(self, data):
+        if data[:1] == b"\x80":  # pickle protocol >= 2; digits never start so
+            return pickle.loads(data)
+        return super().loads(data)
 
 
 def make_serializer(option):

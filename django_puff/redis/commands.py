@@ -52,6 +52,8 @@ def _info(reply):
 
 def _seconds(value, name):
     """EX/EXPIRE take whole seconds: an int, or a timedelta."""
+    if type(value) is int:  # the common case, without hasattr's AttributeError on an int
+        return value
     if hasattr(value, "total_seconds"):
         value = int(value.total_seconds())
     if not isinstance(value, int) or isinstance(value, bool):
@@ -60,6 +62,8 @@ def _seconds(value, name):
 
 
 def _milliseconds(value, name):
+    if type(value) is int:
+        return value
     if hasattr(value, "total_seconds"):
         value = int(value.total_seconds() * 1000)
     if not isinstance(value, int) or isinstance(value, bool):
