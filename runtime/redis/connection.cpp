@@ -3,6 +3,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdio>
 
@@ -10,6 +11,7 @@
 #include "redis/commands.h"
 #include "redis/detail/callback.h"
 #include "redis/detail/codec.h"
+#include "redis/detail/tls.h"
 
 namespace puff::redis {
 namespace {
@@ -76,6 +78,7 @@ Connection::Connection(boost::asio::io_context& io, ConnectionOptions options)
 Connection::~Connection() {
   // No handler runs now (each holds a reference while it runs); commands still waiting for a
   // reply get their one answer here.
+  close_socket();  // a TLS stream outlives us in its handlers: its socket must close now
   std::deque<Pending> failed;
   failed.swap(pending_);
   Error e = error_for(Error::Kind::closed, "the connection was destroyed with the command in flight");
@@ -103,11 +106,6 @@ void Connection::connect(ConnectCallback done, CloseHandler handler) {
 
 void Connection::start_connect() {
   const Url& url = options_.url;
-  if (url.tls) {
-    fail_connect(error_for(Error::Kind::connect_failed,
-                           "rediss:// (TLS) is not supported yet; use redis:// or unix://"));
-    return;
-  }
   reader_ = std::make_unique<detail::ReplyReader>();
   auto self = shared_from_this();
   if (options_.connect_timeout_s > 0) {
@@ -115,11 +113,15 @@ void Connection::start_connect() {
     connect_timer_.async_wait(
         boost::asio::bind_executor(strand_, [self](const boost::system::error_code& ec) {
           if (ec || self->state_.load() != State::connecting) return;
+          const std::string after = format_seconds(self->options_.connect_timeout_s);
           self->fail_connect(self->error_for(
-              Error::Kind::timeout, "connecting timed out after " +
-                                        format_seconds(self->options_.connect_timeout_s) +
-                                        "; check that the server is up and reachable, or raise "
-                                        "connect_timeout"));
+              Error::Kind::timeout,
+              self->tls_handshaking_
+                  ? "the TLS handshake got no answer within " + after +
+                        "; is the server's port a TLS port (tls-port)?"
+                  : "connecting timed out after " + after +
+                        "; check that the server is up and reachable, or raise "
+                        "connect_timeout"));
         }));
   }
   auto endpoints = std::make_shared<std::vector<GenericEndpoint>>();
@@ -166,6 +168,40 @@ void Connection::on_socket_connected() {
     boost::system::error_code ignored;  // Nagle would hold back small pipelined writes
     socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   }
+  if (options_.url.tls) return start_tls();
+  on_transport_ready();
+}
+
+void Connection::start_tls() {
+  std::string error;
+  tls_ = detail::make_tls_layer(options_.url, std::move(socket_), &error);
+  if (!tls_) return fail_connect(error_for(Error::Kind::connect_failed, error));
+  tls_handshaking_ = true;
+  auto self = shared_from_this();
+  tls_->stream.async_handshake(
+      boost::asio::ssl::stream_base::client,
+      boost::asio::bind_executor(
+          strand_, [self, tls = tls_](const boost::system::error_code& ec) {
+            self->tls_handshaking_ = false;
+            if (self->state_.load() != State::connecting) return;
+            if (ec) {
+              return self->fail_connect(self->error_for(
+                  Error::Kind::connect_failed, detail::tls_error(ec, self->options_.url)));
+            }
+            self->on_transport_ready();
+          }));
+}
+
+void Connection::close_socket() {
+  boost::system::error_code ignored;
+  if (tls_) {
+    tls_->stream.lowest_layer().close(ignored);
+  } else {
+    socket_.close(ignored);
+  }
+}
+
+void Connection::on_transport_ready() {
   {
     std::lock_guard lock(mutex_);
     accepting_ = true;
@@ -374,29 +410,37 @@ void Connection::start_write() {
   if (earliest < timer_at_) arm_timer(earliest);
   counters_->writes.fetch_add(1, std::memory_order_relaxed);
   auto self = shared_from_this();
-  boost::asio::async_write(
-      socket_, boost::asio::buffer(write_buffer_),
-      boost::asio::bind_executor(strand_, [self](const boost::system::error_code& ec, std::size_t) {
+  auto written = boost::asio::bind_executor(
+      strand_, [self, tls = tls_](const boost::system::error_code& ec, std::size_t) {
         if (self->state_.load() == State::closed) return;
         if (ec) return self->fail_lost("lost the connection while sending: ", ec);
         self->write_buffer_.clear();
         if (self->write_buffer_.capacity() > 4 * kReadChunk) self->write_buffer_.shrink_to_fit();
         self->start_write();
-      }));
+      });
+  if (tls_) {
+    boost::asio::async_write(tls_->stream, boost::asio::buffer(write_buffer_), std::move(written));
+  } else {
+    boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_), std::move(written));
+  }
 }
 
 // The read that is always pending holds only a weak reference: dropping the last owner of an
 // idle connection destroys (and so closes) it.
 void Connection::start_read() {
   std::weak_ptr<Connection> weak = shared_from_this();
-  socket_.async_read_some(
-      boost::asio::buffer(read_buffer_),
-      boost::asio::bind_executor(strand_, [weak](const boost::system::error_code& ec, std::size_t n) {
+  auto received = boost::asio::bind_executor(
+      strand_, [weak, tls = tls_](const boost::system::error_code& ec, std::size_t n) {
         auto self = weak.lock();
         if (!self || self->state_.load() == State::closed) return;
         if (ec) return self->fail_lost("lost the connection: ", ec);
         self->on_read(n);
-      }));
+      });
+  if (tls_) {
+    tls_->stream.async_read_some(boost::asio::buffer(read_buffer_), std::move(received));
+  } else {
+    socket_.async_read_some(boost::asio::buffer(read_buffer_), std::move(received));
+  }
 }
 
 void Connection::on_read(std::size_t size) {
@@ -493,8 +537,7 @@ void Connection::close() {
 
 void Connection::shut_down(const Error& error) {
   const State before = state_.exchange(State::closed);
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_socket();
   resolver_.cancel();
   connect_timer_.cancel();
   command_timer_.cancel();

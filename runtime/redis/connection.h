@@ -38,6 +38,7 @@ namespace puff::redis {
 
 namespace detail {
 class ReplyReader;
+struct TlsLayer;
 }
 
 // Counted by connections, shared by a pool's connections so that totals survive reconnects.
@@ -129,6 +130,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         endpoints,
                     std::size_t index);
   void on_socket_connected();
+  void start_tls();          // rediss://: the TLS handshake, then on_transport_ready()
+  void on_transport_ready();  // AUTH, SELECT, PING
+  void close_socket();        // the plain socket, or the TLS layer's
   void on_handshake_reply(const Reply& reply, const std::string& step, bool last);
   void fail_connect(Error error);
   // false (and `done` untouched) once the connection stopped accepting commands.
@@ -159,7 +163,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Counters> counters_;
 
   // Strand only.
-  boost::asio::generic::stream_protocol::socket socket_;
+  boost::asio::generic::stream_protocol::socket socket_;  // moved into tls_ for rediss://
+  // Shared with the TLS operations in flight: their handlers keep the stream alive after the
+  // connection is gone (Asio's ssl::stream must outlive its operations).
+  std::shared_ptr<detail::TlsLayer> tls_;
+  bool tls_handshaking_ = false;  // strand only: names a connect timeout during the handshake
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer command_timer_;

@@ -153,9 +153,23 @@ bool parse_query(const std::string& query, Url& url, const Errors& errors) {
     } else if (key == "password" || key == "username") {
       if (!decode(raw, value)) return errors.fail("bad %-escape in parameter \"" + key + "\"");
       (key == "password" ? url.password : url.username) = value;
+    } else if (key == "ssl_cert_reqs" && url.tls) {
+      decode(raw, value);
+      if (value == "none") {
+        url.tls_verify = false;
+      } else if (value == "required") {
+        url.tls_verify = true;
+      } else {
+        return errors.fail("ssl_cert_reqs must be none or required, got " + errors.quote(raw));
+      }
+    } else if (key == "ssl_ca_certs" && url.tls) {
+      if (!decode(raw, url.tls_ca_file) || url.tls_ca_file.empty()) {
+        return errors.fail("ssl_ca_certs must be a file path, got " + errors.quote(raw));
+      }
     } else {
-      return errors.fail("unknown parameter " + errors.quote(key) +
-                         "; allowed: db, password, username");
+      return errors.fail("unknown parameter " + errors.quote(key) + "; allowed: db, password, " +
+                         (url.tls ? "username, ssl_cert_reqs, ssl_ca_certs"
+                                  : "username (ssl_* need rediss://)"));
     }
   }
   return true;

@@ -1,8 +1,12 @@
 // Redis connection URLs, as redis-py and django-redis write them:
 //   redis://[[user]:password@]host[:port][/db]     (host may be [IPv6]; port 6379, db 0 default)
-//   rediss://...                                    (TLS)
+//   rediss://...[?ssl_cert_reqs=none|required][&ssl_ca_certs=/path/ca.pem]   (TLS, as redis-py:
+//                                                   the server's certificate is verified against
+//                                                   the system's CAs or ssl_ca_certs, and must
+//                                                   name the host, unless ssl_cert_reqs=none)
 //   unix://[[user]:password@]/path/to/redis.sock[?db=N][&password=P]
-// Query parameters `db`, `password` and `username` are accepted for every scheme; unknown
+// Query parameters `db`, `password` and `username` are accepted for every scheme, the ssl_*
+// ones with rediss:// only; unknown
 // parameters are errors (a typo must not be ignored silently). A #fragment is ignored.
 #pragma once
 
@@ -20,6 +24,8 @@ struct Url {
   std::string username;  // empty: the default user (AUTH password)
   std::string password;  // empty: no AUTH
   int db = 0;
+  bool tls_verify = true;   // rediss://: check the server's certificate and name
+  std::string tls_ca_file;  // rediss://: CA bundle instead of the system's
 
   // "127.0.0.1:6379", "[::1]:6379" or the socket path: where, for messages.
   std::string where() const;

@@ -69,6 +69,25 @@ TEST(RedisUrl, Tls) {
   Url url = parse_ok("rediss://:pw@cache.example.com:6380/0");
   EXPECT_TRUE(url.tls);
   EXPECT_EQ(url.host, "cache.example.com");
+  EXPECT_TRUE(url.tls_verify);
+  EXPECT_EQ(url.tls_ca_file, "");
+  url = parse_ok("rediss://h?ssl_cert_reqs=none&ssl_ca_certs=%2Fetc%2Fca.pem");
+  EXPECT_FALSE(url.tls_verify);
+  EXPECT_EQ(url.tls_ca_file, "/etc/ca.pem");
+  EXPECT_TRUE(parse_ok("rediss://h?ssl_cert_reqs=required").tls_verify);
+}
+
+TEST(RedisUrl, TlsParametersNeedRediss) {
+  EXPECT_EQ(parse_error("redis://h?ssl_cert_reqs=none"),
+            "unknown parameter \"ssl_cert_reqs\"; allowed: db, password, username (ssl_* need "
+            "rediss://)");
+  EXPECT_EQ(parse_error("rediss://h?ssl_cert_reqs=optional"),
+            "ssl_cert_reqs must be none or required, got \"optional\"");
+  EXPECT_EQ(parse_error("rediss://h?ssl_ca_certs="),
+            "ssl_ca_certs must be a file path, got \"\"");
+  EXPECT_EQ(parse_error("rediss://h?sslmode=x"),
+            "unknown parameter \"sslmode\"; allowed: db, password, username, ssl_cert_reqs, "
+            "ssl_ca_certs");
 }
 
 TEST(RedisUrl, UnixSocket) {

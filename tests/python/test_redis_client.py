@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from redis_support import OwnRedis, connected_clients, info_field, shared_redis_url
+from redis_support import (OwnRedis, connected_clients, info_field, make_certificate,
+                           shared_redis_url)
 
 from django_puff import redis as puff_redis
 
@@ -399,6 +400,63 @@ def test_connections_stay_bounded(own_redis):
         r.blpop("x", timeout=0.01)  # dedicated connections are reused, not piled up
     assert r.get("n") == b"3200"
     assert own_redis.clients() <= 3 + 1  # the shared connections plus one idle dedicated
+
+
+# ---- TLS (rediss://) -------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    server = OwnRedis(tmp_path / "tls", tls=make_certificate(tmp_path / "certs", "IP:127.0.0.1"))
+    yield server
+    server.stop()
+
+
+def test_tls_verified_with_the_servers_ca(tls_redis):
+    ca = tls_redis.tls[0]
+    r = puff_redis.from_url(f"{tls_redis.url}?ssl_ca_certs={ca}")
+    assert r.set("k", b"over tls") is True and r.get("k") == b"over tls"
+    assert r.pipeline().incr("n").incr("n").execute() == [1, 2]
+    assert r.blpop("nothing", timeout=0.1) is None  # dedicated connections use TLS too
+    insecure = puff_redis.from_url(f"{tls_redis.url}?ssl_cert_reqs=none")
+    assert insecure.get("k") == b"over tls"
+
+
+def test_tls_refuses_an_unverified_or_misnamed_server(tls_redis, tmp_path):
+    # The system's CAs do not know the test certificate.
+    r = puff_redis.from_url(tls_redis.url, connect_timeout=2)
+    with pytest.raises(puff_redis.ConnectionError) as raised:
+        r.get("k")
+    message = str(raised.value)
+    assert "certificate verify failed" in message and "ssl_ca_certs" in message, message
+    # A certificate for another name, trusted as CA, still fails the host name check.
+    other = make_certificate(tmp_path / "other", "DNS:cache.example.com")
+    server = OwnRedis(tmp_path / "tls-other", tls=other)
+    try:
+        r = puff_redis.from_url(f"{server.url}?ssl_ca_certs={other[0]}", connect_timeout=2)
+        with pytest.raises(puff_redis.ConnectionError, match="certificate verify failed"):
+            r.get("k")
+    finally:
+        server.stop()
+    missing = puff_redis.from_url(f"{tls_redis.url}?ssl_ca_certs=/nonexistent/ca.pem")
+    with pytest.raises(puff_redis.ConnectionError, match="cannot load the CA certificates"):
+        missing.get("k")
+
+
+def test_tls_and_plain_ports_mixed_up_fail_fast(tls_redis, own_redis):
+    started = time.monotonic()
+    plain_to_tls = puff_redis.from_url(tls_redis.url.replace("rediss://", "redis://"),
+                                       connect_timeout=2)
+    with pytest.raises((puff_redis.ConnectionError, puff_redis.TimeoutError)):
+        plain_to_tls.get("k")
+    tls_to_plain = puff_redis.from_url(
+        own_redis.url.replace("redis://", "rediss://") + "?ssl_cert_reqs=none", connect_timeout=2)
+    # A plain server waits for more of the ClientHello: the handshake times out, and says so.
+    with pytest.raises((puff_redis.ConnectionError, puff_redis.TimeoutError),
+                       match="TLS handshake"):
+        tls_to_plain.get("k")
+    assert time.monotonic() - started < 8
+    with pytest.raises(ValueError, match="ssl_\\* need rediss://"):
+        puff_redis.from_url(own_redis.url + "?ssl_cert_reqs=none")
 
 
 def test_fork_child_gets_its_own_pool(r):
