@@ -33,4 +33,7 @@ int run_python_entry(const RunContext& context, const std::string& label,
 // runs it. `watchdog` comes from an explicit --watchdog-ms (see django_command.cpp).
 int run_django(const RunContext& context, const std::vector<std::string>& args, bool watchdog);
 
+// `puff pytest [ARGS]`: pytest (with pytest-django and the project's plugins) on the hub.
+int run_pytest(const RunContext& context, const std::vector<std::string>& args, bool watchdog);
+
 }  // namespace puff::cli
