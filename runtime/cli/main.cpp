@@ -28,8 +28,8 @@ bool takes_value(const std::string& arg) {
 }
 
 bool is_builtin_command(const std::string& word) {
-  return word == "python" || word == "django" || word == "pytest" || word == "doctor" ||
-         word == "example-config" || word == "services";
+  return word == "python" || word == "django" || word == "pytest" || word == "init" ||
+         word == "doctor" || word == "example-config" || word == "services";
 }
 
 // Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`
@@ -156,6 +156,12 @@ int main_checked(int argc, char** argv) {
   auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
                                                   "configured backend, one line per check");
   auto* example_cmd = app.add_subcommand("example-config", "Print a complete, commented puff.toml");
+  InitOptions init_options;
+  auto* init_cmd = app.add_subcommand("init", "Write puff.toml for an existing Django project "
+                                              "from its settings (DATABASES, CACHES, WSGI)");
+  init_cmd->add_option("--settings", init_options.settings,
+                       "settings module (default: DJANGO_SETTINGS_MODULE, else manage.py's)");
+  init_cmd->add_flag("--force", init_options.force, "replace an existing puff.toml");
   std::string services_action;
   auto* services_cmd = app.add_subcommand("services", "Embedded dev PostgreSQL and Redis under "
                                                       ".puff/: up, down or status");
@@ -215,6 +221,11 @@ int main_checked(int argc, char** argv) {
   if (example_cmd->parsed()) {
     std::cout << config::example_config();
     return 0;
+  }
+  if (init_cmd->parsed()) {  // before the config is needed: it may be the file being replaced
+    init_options.output = config_path_from(program_args, argv);
+    if (init_options.output.empty()) init_options.output = "puff.toml";
+    return run_init(init_options, python::find_python_environment(flags.python_home));
   }
   if (!loaded) {
     std::cerr << "puff: " << config_error << "\n";
