@@ -1,7 +1,10 @@
 """`puff pytest [ARGS]` on a copy of examples/hello and its pytest-django suite, against the
 throwaway PostgreSQL ($TEST_POSTGRES_URL): test databases created, reused and run in xdist
 workers through the engine, and exit codes and messages beside plain `python -m pytest`."""
+import signal
+import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -160,3 +163,31 @@ def test_a_settings_module_that_raises_shows_its_traceback(example):
     puff, python = example.both("--ds", "hello.broken_settings")
     assert (puff.returncode, python.returncode) == (1, 1)
     assert "NameError: name 'undefined_name' is not defined" in puff.stderr
+
+
+def test_ctrl_c_in_a_test_ends_the_session_as_pytest_does(example):
+    write_test(example, "test_sleeps.py", """
+        import pathlib, time
+        import pytest
+
+        @pytest.mark.django_db
+        def test_sleeps():
+            pathlib.Path("started").write_text("yes")
+            time.sleep(60)
+    """)
+    for runner in ("puff", "python"):
+        marker = example.path / "started"
+        marker.unlink(missing_ok=True)
+        process = subprocess.Popen(example.argv(runner, "worlds/test_sleeps.py"),
+                                   cwd=example.path, env=example.env(), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), runner
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 2, (runner, out, err)  # pytest's "interrupted"
+        assert "KeyboardInterrupt" in out, (runner, out)
+    # The test database was dropped on the way out (no --reuse-db).
+    assert database_oid(example, name_of_test_database(example)) is None
