@@ -1,7 +1,9 @@
 """The pytest-django suite of the example: `puff pytest` (or plain `pytest`) in this folder.
 worlds/tests.py is the same kind of check as Django TestCases for `puff django test`."""
+import json
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from django.core.management import call_command
@@ -48,6 +50,14 @@ def test_a_rolled_back_block_leaves_nothing_behind():
     World.objects.create(randomnumber=2)
     assert list(World.objects.values_list("randomnumber", flat=True)) == [2]
     assert connection.get_autocommit()
+
+
+def test_live_server_serves_from_its_own_thread(live_server):
+    # live_server: Django's threaded server on a free port, the database rows committed
+    # (pytest-django makes it a transactional test).
+    World.objects.create(randomnumber=7)
+    with urllib.request.urlopen(live_server.url + "/worlds/count/", timeout=10) as response:
+        assert json.load(response) == {"count": 1}
 
 
 def test_a_subprocess_of_sys_executable_works():
