@@ -81,7 +81,9 @@ def worker_command():
 
 def _in_puff(spec):
     parts = spec.split("//")
-    if "popen" not in parts or any(part.startswith("python=") for part in parts):
+    # "popen", "id=x//popen", or "3*popen" (xdist expands the count later).
+    local = any(part.rpartition("*")[2] == "popen" for part in parts)
+    if not local or any(part.startswith("python=") for part in parts):
         return spec  # ssh/socket gateways, or a python the user chose
     return spec + "//python=" + worker_command()
 

@@ -1,5 +1,5 @@
 """django_puff.query_and_params and django_puff.borrow_db_context, through real processes: the
-project in orm_tools_project/ (a library app and its pytest-django tests, library/test_tools.py)
+project in orm_tools_project/ (a library app and its pytest-django tests, library/checks_tools.py)
 runs under `puff pytest` and under plain `python -m pytest`, on a fresh database of the
 throwaway PostgreSQL ($TEST_POSTGRES_URL)."""
 import re
