@@ -28,12 +28,12 @@ bool takes_value(const std::string& arg) {
 }
 
 bool is_builtin_command(const std::string& word) {
-  return word == "python" || word == "django" || word == "doctor" || word == "example-config" ||
-         word == "services";
+  return word == "python" || word == "django" || word == "pytest" || word == "init" ||
+         word == "doctor" || word == "example-config" || word == "services";
 }
 
-// Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`,
-// or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as
+// Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`
+// or `pytest`, or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as
 // puff's flags, or `puff python job:main --config x --help` would change puff's config and print
 // puff's help. Any word that is not a built-in command is taken as a [[commands]] name here;
 // unknown ones are reported after the config is read. Returns argc when nothing passes through.
@@ -48,7 +48,9 @@ int program_args_start(int argc, char** argv) {
     }
     if (command.empty()) {
       command = arg;
-      if (!is_builtin_command(command) || command == "django") return i + 1;
+      if (!is_builtin_command(command) || command == "django" || command == "pytest") {
+        return i + 1;
+      }
       continue;
     }
     if (command == "python") return i + 1;  // just after MODULE:FUNCTION
@@ -148,10 +150,18 @@ int main_checked(int argc, char** argv) {
   auto* django_cmd = app.add_subcommand("django", "Run a Django management command on the hub, "
                                                   "as `python manage.py COMMAND [ARGS]` does");
   // No options of its own: everything after `django` is Django's (`puff django --help` too).
+  auto* pytest_cmd = app.add_subcommand("pytest", "Run pytest (with pytest-django) on the hub, "
+                                                  "as `pytest [ARGS]` does");
 
   auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
                                                   "configured backend, one line per check");
   auto* example_cmd = app.add_subcommand("example-config", "Print a complete, commented puff.toml");
+  InitOptions init_options;
+  auto* init_cmd = app.add_subcommand("init", "Write puff.toml for an existing Django project "
+                                              "from its settings (DATABASES, CACHES, WSGI)");
+  init_cmd->add_option("--settings", init_options.settings,
+                       "settings module (default: DJANGO_SETTINGS_MODULE, else manage.py's)");
+  init_cmd->add_flag("--force", init_options.force, "replace an existing puff.toml");
   std::string services_action;
   auto* services_cmd = app.add_subcommand("services", "Embedded dev PostgreSQL and Redis under "
                                                       ".puff/: up, down or status");
@@ -212,6 +222,11 @@ int main_checked(int argc, char** argv) {
     std::cout << config::example_config();
     return 0;
   }
+  if (init_cmd->parsed()) {  // before the config is needed: it may be the file being replaced
+    init_options.output = config_path_from(program_args, argv);
+    if (init_options.output.empty()) init_options.output = "puff.toml";
+    return run_init(init_options, python::find_python_environment(flags.python_home));
+  }
   if (!loaded) {
     std::cerr << "puff: " << config_error << "\n";
     return 2;
@@ -230,6 +245,9 @@ int main_checked(int argc, char** argv) {
   if (python_cmd->parsed()) return run_python_entry(context, "puff python", target, passed_through);
   if (django_cmd->parsed()) {
     return run_django(context, passed_through, flags.watchdog_ms.has_value());
+  }
+  if (pytest_cmd->parsed()) {
+    return run_pytest(context, passed_through, flags.watchdog_ms.has_value());
   }
   if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
   if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);

@@ -33,4 +33,17 @@ int run_python_entry(const RunContext& context, const std::string& label,
 // runs it. `watchdog` comes from an explicit --watchdog-ms (see django_command.cpp).
 int run_django(const RunContext& context, const std::vector<std::string>& args, bool watchdog);
 
+// `puff pytest [ARGS]`: pytest (with pytest-django and the project's plugins) on the hub.
+int run_pytest(const RunContext& context, const std::vector<std::string>& args, bool watchdog);
+
+struct InitOptions {
+  std::string output;    // the puff.toml to write (--config, else ./puff.toml)
+  std::string settings;  // --settings; empty: DJANGO_SETTINGS_MODULE, then manage.py's default
+  bool force = false;    // replace an existing file
+};
+
+// `puff init`: writes a puff.toml for an existing Django project from its settings. Exit 1
+// when the file exists (without --force) or the settings cannot be read.
+int run_init(const InitOptions& options, const python::PythonEnvironment& python);
+
 }  // namespace puff::cli

@@ -7,6 +7,7 @@ Django's own postgresql backend on real psycopg2, with Django's own test suite
     tests/compat/django_suite.py --runtime both       # ... and the shim under `puff python`
     tests/compat/django_suite.py --labels basic lookup --reuse-reference
     tests/compat/django_suite.py --update-known       # write today's differences (reason TODO)
+    tests/compat/django_suite.py --label-set toolkit  # test_runner test_utils migrations
 
 Fetches Django's sdist (the version pinned in requirements.txt) and a reference venv into
 tests/compat/.cache/, starts a throwaway PostgreSQL unless TEST_POSTGRES_URL is set, runs
@@ -48,6 +49,9 @@ PROJECT_REQUIREMENTS = ROOT / "requirements.txt"
 
 LABELS = ["backends", "basic", "transactions", "queries", "model_fields", "expressions",
           "aggregation", "lookup", "postgres_tests"]
+# Named sets of labels: "driver" (the default) scores the engine's SQL; "toolkit" scores what
+# management commands and test tooling rely on (issue 6). Each set keeps its own result files.
+LABEL_SETS = {"driver": LABELS, "toolkit": ["test_runner", "test_utils", "migrations"]}
 THRESHOLD = 0.99
 # Extensions postgres_tests' first migration creates (Debian's postgresql package ships them).
 EXTENSIONS = ["bloom", "btree_gin", "btree_gist", "citext", "hstore", "pg_trgm", "unaccent",
@@ -318,8 +322,11 @@ def update_known(all_diffs, known, labels):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--labels", nargs="+", default=LABELS,
-                        help="test labels (top-level apps of Django's tests/); default: %(default)s")
+    parser.add_argument("--label-set", choices=sorted(LABEL_SETS), default="driver",
+                        help="which labels to run: " + "; ".join(
+                            f"{name}: {' '.join(labels)}" for name, labels in LABEL_SETS.items()))
+    parser.add_argument("--labels", nargs="+",
+                        help="test labels (top-level apps of Django's tests/) instead of a set")
     parser.add_argument("--runtime", choices=["plain", "puff", "both"], default="plain",
                         help="shim under plain python, under `puff python`, or both")
     parser.add_argument("--shim-python", default=str(MAIN_PYTHON),
@@ -340,7 +347,10 @@ def parse_args():
     parser.add_argument("--update-known", action="store_true",
                         help="write the current differences to django_known_failures.txt")
     args = parser.parse_args()
-    args.labels = [label for item in args.labels for label in item.replace(",", " ").split()]
+    labels = args.labels or LABEL_SETS[args.label_set]
+    args.labels = [label for item in labels for label in item.replace(",", " ").split()]
+    # Result files of the default set keep their names; another set's get its name in front.
+    args.run_prefix = "" if args.label_set == "driver" else args.label_set + "-"
     # Absolute (runs start in Django's tests/) but not resolved: a venv's python is a symlink.
     args.shim_python = os.path.abspath(args.shim_python)
     args.puff = os.path.abspath(args.puff) if args.puff else None
@@ -348,7 +358,7 @@ def parse_args():
 
 
 def reference_outcomes(args, ref_python, tests_dir):
-    saved = RESULTS / "reference.json"
+    saved = RESULTS / f"{args.run_prefix}reference.json"
     if args.reuse_reference and saved.exists():
         result = json.loads(saved.read_text())
         if (result["django"] == args.django_version and result["status"] == "complete"
@@ -359,12 +369,13 @@ def reference_outcomes(args, ref_python, tests_dir):
     cmd = suite_command([ref_python, "runtests.py"], "django_settings.reference", args)
     env = base_env("django_reference")
     env.pop("VIRTUAL_ENV", None)
-    return run_suite("reference", cmd, env, tests_dir, args)
+    return run_suite(f"{args.run_prefix}reference", cmd, env, tests_dir, args)
 
 
 def main():
     args = parse_args()
-    unknown = [label for label in args.labels if label not in LABELS]
+    scored = {label for labels in LABEL_SETS.values() for label in labels}
+    unknown = [label for label in args.labels if label not in scored]
     if unknown:
         say(f"note: labels outside the scored set: {', '.join(unknown)}")
     args.django_version = pinned_django_version()
@@ -402,12 +413,15 @@ def main():
             else:
                 python_cmd = [puff, "python", "django_settings.puff_entry:main"]
             cmd = suite_command(python_cmd, "django_settings.shim", args)
-            shim_results.append((runtime, run_suite(f"shim-{runtime}", cmd, env, tests_dir, args)))
+            shim_results.append((runtime, run_suite(f"{args.run_prefix}shim-{runtime}", cmd, env,
+                                                    tests_dir, args)))
 
     known = read_known(KNOWN_FILE)
     lines, all_ok, all_diffs = [], True, {}
     for runtime, result in shim_results:
-        line, ok, diffs = score(f"{runtime} python", ref_outcomes, result, known, args)
+        title = f"{runtime} python" if args.label_set == "driver" else (
+            f"{args.label_set} labels, {runtime} python")
+        line, ok, diffs = score(title, ref_outcomes, result, known, args)
         lines.append(line if result["status"] == "complete" else f"{line} [run {result['status']}]")
         all_ok &= ok
         all_diffs.update(diffs)

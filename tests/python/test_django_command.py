@@ -7,90 +7,17 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-import psycopg2
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "hello"
-TIMEOUT = 60
-
-
-def server_url():
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TEST_POSTGRES_URL is not set (scripts/test starts a server)")
-    return url
-
-
-def with_database(url, name):
-    return urlunparse(urlparse(url)._replace(path="/" + name))
-
-
-def admin(url, sql):
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        conn.cursor().execute(sql)
-    finally:
-        conn.close()
-
-
-class Example:
-    """A copy of examples/hello with its own database; runs `puff django` and `manage.py`."""
-
-    def __init__(self, path, puff_bin, database_url):
-        self.path = path
-        self.puff_bin = puff_bin
-        self.database_url = database_url
-
-    def env(self, extra=None):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PUFF_", "DJANGO_")) or k == "PUFF_BIN"}
-        env.pop("VIRTUAL_ENV", None)
-        env["PUFF_EXAMPLE_DATABASE_URL"] = self.database_url
-        env.update(extra or {})
-        return env
-
-    def argv(self, runner, *args):
-        if runner == "puff":
-            return [self.puff_bin, "django", *args]
-        return [sys.executable, "manage.py", *args]
-
-    def run(self, runner, *args, env=None, input=None, timeout=TIMEOUT):
-        return subprocess.run(self.argv(runner, *args), cwd=self.path, env=self.env(env),
-                              capture_output=True, text=True, input=input, timeout=timeout)
-
-    def puff(self, *args, **kwargs):
-        return self.run("puff", *args, **kwargs)
-
-    def both(self, *args, **kwargs):
-        return self.run("puff", *args, **kwargs), self.run("python", *args, **kwargs)
-
-    def query(self, sql):
-        conn = psycopg2.connect(self.database_url)
-        try:
-            cur = conn.cursor()
-            cur.execute(sql)
-            return cur.fetchall()
-        finally:
-            conn.close()
+from example_project import TIMEOUT, example_copy
 
 
 @pytest.fixture
 def example(tmp_path, puff_bin):
-    url = server_url()
-    name = "puff_example_" + uuid.uuid4().hex[:10]
-    admin(url, f"create database {name}")
-    path = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, path, ignore=shutil.ignore_patterns("__pycache__", "staticfiles"))
-    yield Example(path, puff_bin, with_database(url, name))
-    admin(url, f"drop database if exists {name} with (force)")
+    yield from example_copy(tmp_path, puff_bin, ["django"], ["manage.py"])
 
 
 def tables(example):

@@ -1,0 +1,96 @@
+"""A copy of examples/hello with a database of its own on the throwaway PostgreSQL
+($TEST_POSTGRES_URL), run under puff and under plain python the same way. Shared by the tests
+of `puff django` and `puff pytest`."""
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hello"
+TIMEOUT = 60
+
+
+def server_url():
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("TEST_POSTGRES_URL is not set (scripts/test starts a server)")
+    return url
+
+
+def with_database(url, name):
+    return urlunparse(urlparse(url)._replace(path="/" + name))
+
+
+def admin(url, sql):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(sql)
+    finally:
+        conn.close()
+
+
+class Example:
+    """The copy; `run("puff", ...)` is `puff COMMAND ...`, `run("python", ...)` the plain
+    python command line that does the same (`manage.py ...`, `-m pytest ...`)."""
+
+    def __init__(self, path, puff_bin, database_url, puff_command, python_command):
+        self.path = path
+        self.puff_bin = puff_bin
+        self.database_url = database_url
+        self.puff_command = puff_command
+        self.python_command = python_command
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PUFF_", "DJANGO_")) or k == "PUFF_BIN"}
+        env.pop("VIRTUAL_ENV", None)
+        env["PUFF_EXAMPLE_DATABASE_URL"] = self.database_url
+        env.update(extra or {})
+        return env
+
+    def argv(self, runner, *args):
+        if runner == "puff":
+            return [self.puff_bin, *self.puff_command, *args]
+        return [sys.executable, *self.python_command, *args]
+
+    def run(self, runner, *args, env=None, input=None, timeout=TIMEOUT):
+        return subprocess.run(self.argv(runner, *args), cwd=self.path, env=self.env(env),
+                              capture_output=True, text=True, input=input, timeout=timeout)
+
+    def puff(self, *args, **kwargs):
+        return self.run("puff", *args, **kwargs)
+
+    def both(self, *args, **kwargs):
+        return self.run("puff", *args, **kwargs), self.run("python", *args, **kwargs)
+
+    def query(self, sql, database_url=None):
+        conn = psycopg2.connect(database_url or self.database_url)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            return cur.fetchall()
+        finally:
+            conn.close()
+
+
+def example_copy(tmp_path, puff_bin, puff_command, python_command):
+    """Yields an Example with a fresh database named puff_example_<random>; drops it (and the
+    test databases named after it, test_<name>[_gwN]) afterwards."""
+    url = server_url()
+    name = "puff_example_" + uuid.uuid4().hex[:10]
+    admin(url, f"create database {name}")
+    path = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, path, ignore=shutil.ignore_patterns("__pycache__", "staticfiles"))
+    yield Example(path, puff_bin, with_database(url, name), puff_command, python_command)
+    leftovers = Example(path, puff_bin, url, [], []).query(
+        f"select datname from pg_database where datname like '%{name}%'")
+    for (database,) in leftovers:
+        admin(url, f"drop database if exists {database} with (force)")
