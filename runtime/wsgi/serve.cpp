@@ -1,6 +1,9 @@
 // _puff_wsgi.serve(): listens, starts one greenlet per request, and drains on SIGINT/SIGTERM.
 #include <unistd.h>
 
+#include <csignal>
+#include <optional>
+
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -77,6 +80,35 @@ bool is_stop_request() {
          PyErr_ExceptionMatches(PyExc_SystemExit);
 }
 
+// SIGINT/SIGTERM must not raise in whatever greenlet happens to run when they arrive (a
+// request's: its `except BaseException` would swallow the stop). The handlers only count the
+// signal and wake serve(), which is parked on g_stop.
+int g_stop_signals = 0;
+int g_last_signal = 0;
+std::optional<python::Completion> g_stop;
+
+PyObject* on_stop_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  ++g_stop_signals;
+  if (nargs >= 1) g_last_signal = static_cast<int>(PyLong_AsLong(args[0]));
+  PyErr_Clear();
+  if (g_stop) g_stop->complete();
+  Py_RETURN_NONE;
+}
+
+bool install_stop_handlers() {
+  static PyMethodDef handler_def = {"_on_stop_signal", python::as_method(on_stop_signal),
+                                    METH_FASTCALL, nullptr};
+  PyRef handler = PyRef::steal(PyCFunction_New(&handler_def, nullptr));
+  PyRef signal_module = PyRef::steal(PyImport_ImportModule("signal"));
+  if (!handler || !signal_module) return false;
+  for (int signum : {SIGINT, SIGTERM}) {
+    PyRef done = PyRef::steal(
+        PyObject_CallMethod(signal_module.get(), "signal", "iO", signum, handler.get()));
+    if (!done) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 PyObject* serve(PyObject*, PyObject*) {
@@ -108,15 +140,18 @@ PyObject* serve(PyObject*, PyObject*) {
   say("serving " + (config.app.empty() ? std::string("the Django project") : config.app) +
       " on " + server.address() + " (pid " + std::to_string(::getpid()) + "; Ctrl-C to stop)");
 
-  // Park until a signal's exception (KeyboardInterrupt, SystemExit from SIGTERM) arrives.
-  bool waited = python::wait_native([](python::Completion) {});
-  if (waited || !is_stop_request()) {
-    server.close_all();
-    dispatch->close();
-    if (waited) Py_RETURN_NONE;
-    return nullptr;
+  // Park until SIGINT/SIGTERM (or an exit request forwarded by the hub: SystemExit).
+  bool waited = install_stop_handlers() &&
+                python::wait_native([](python::Completion stop) { g_stop = stop; });
+  g_stop.reset();
+  if (!waited) {
+    if (!is_stop_request()) {
+      server.close_all();
+      dispatch->close();
+      return nullptr;
+    }
+    PyErr_Clear();
   }
-  PyErr_Clear();
   double grace = config.http.graceful_timeout_s;
   say("stopping: no new connections; finishing the requests in flight (up to " +
       std::to_string(static_cast<int>(grace)) + " s)");
@@ -124,10 +159,13 @@ PyObject* serve(PyObject*, PyObject*) {
   auto deadline = std::chrono::steady_clock::now() + python::to_timer_duration(grace);
   while ((server.stats().connections_open > 0 || active_exchanges() > 0) &&
          std::chrono::steady_clock::now() < deadline) {
-    if (!python::sleep_for(0.02)) {  // a second Ctrl-C: stop now
+    bool slept = python::sleep_for(0.02);
+    if (!slept || g_stop_signals > 1) {  // a second Ctrl-C: stop now
+      say("stopping now (second signal)");
       server.close_all();
       dispatch->close();
-      return nullptr;
+      if (!slept) return nullptr;
+      return PyLong_FromLong(128 + (g_last_signal ? g_last_signal : SIGINT));
     }
   }
   auto left = server.stats().connections_open;
