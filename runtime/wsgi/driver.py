@@ -211,6 +211,10 @@ def run(app, exchange, base_environ):
             response.send(b"", True)
     except _ClientGone:
         pass
+    except ClientDisconnected:
+        # wsgi.input or write() found the client gone (or the server already answered a bad
+        # body with 400/413/408): nothing to tell anyone.
+        exchange.abort()
     except _GreenletExit:
         exchange.abort()  # the server is stopping
     except BaseException as error:

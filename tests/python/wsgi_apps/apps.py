@@ -127,7 +127,7 @@ def endless(environ, start_response):
 
 
 def stats(environ, start_response):
-    return _respond(start_response, json.dumps({"closed": closed}), content_type="application/json")
+    return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals}), content_type="application/json")
 
 
 def write_callable(environ, start_response):
@@ -221,6 +221,7 @@ def head_body(environ, start_response):
 
 
 def slow(environ, start_response):
+    arrivals["slow"] = arrivals.get("slow", 0) + 1
     puff.sleep(float(_query(environ) or "0.3"))
     return _respond(start_response, "slow done")
 
