@@ -186,7 +186,7 @@ class Reader:
 def request_bytes(method, target, headers=(), body=b"", version="HTTP/1.1", host=True):
     lines = [f"{method} {target} {version}"]
     if host:
-        lines.append("Host: test")
+        lines.append(f"Host: {'test' if host is True else host}")
     lines += [f"{name}: {value}" for name, value in headers]
     if body and not any(name.lower() in ("content-length", "transfer-encoding")
                         for name, _ in headers):
