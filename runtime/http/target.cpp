@@ -1,16 +1,8 @@
 #include "http/target.h"
 
+#include "core/hex.h"
+
 namespace puff::http {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 SplitTarget split_target(std::string_view target) {
   if (auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
@@ -35,8 +27,8 @@ std::string percent_decode(std::string_view text) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size()) {
-      int high = hex_value(text[i + 1]);
-      int low = hex_value(text[i + 2]);
+      int high = core::hex_digit_value(text[i + 1]);
+      int low = core::hex_digit_value(text[i + 2]);
       if (high >= 0 && low >= 0) {
         out += static_cast<char>(high * 16 + low);
         i += 2;
