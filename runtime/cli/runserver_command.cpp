@@ -3,10 +3,14 @@
 // runs _puff_wsgi:serve as the main task (runtime/wsgi/serve.cpp).
 #include "cli/runserver_command.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/runserver_workers.h"
 #include "config/config.h"
+#include "http/listener.h"
 #include "wsgi/serve.h"
 
 namespace puff::cli {
@@ -74,7 +78,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
   command->add_option("--wsgi", flags.wsgi,
                       "the application, MODULE:APP or module.path.app (default: puff.toml's "
                       "wsgi, else the Django project of DJANGO_SETTINGS_MODULE)");
-  command->add_option("--workers", flags.workers, "worker processes (only 1 so far)");
+  command->add_option("--workers", flags.workers,
+                      "worker processes accepting on one socket, under a supervisor");
   command->add_option("--access-log", flags.access_log, "common, json or off");
   command->add_option("--max-connections", flags.max_connections, "open connections at most");
   command->add_option("--pipeline-depth", flags.pipeline_depth,
@@ -103,12 +108,6 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
     std::cerr << kLabel << ": " << problem << "\n";
     return 2;
   }
-  if (config.http.workers > 1) {
-    std::cerr << kLabel << ": --workers " << config.http.workers
-              << ": several worker processes are not implemented yet; run one per core "
-                 "behind a balancer, or use --workers 1\n";
-    return 2;
-  }
   // The settings module as `puff django` sets it (manage.py's setdefault), so a project's
   // wsgi.py and the processes it starts see the configured one.
   const char* environment_settings = std::getenv("DJANGO_SETTINGS_MODULE");
@@ -125,12 +124,37 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
     return 2;
   }
   RunContext run_context{config, context.python};
-  wsgi::register_builtin({.http = config.http, .app = app, .label = kLabel});
-  return run_entry(run_context, {.label = kLabel,
-                                 .target = "_puff_wsgi:serve",
-                                 .argv = {kLabel},
-                                 .watchdog = true,
-                                 .prepare = wsgi::prepare_app});
+  auto serve = [&](int listen_fd, int worker) {
+    wsgi::register_builtin({.http = config.http, .app = app, .label = kLabel,
+                            .listen_fd = listen_fd, .worker = worker});
+    return run_entry(run_context, {.label = kLabel,
+                                   .target = "_puff_wsgi:serve",
+                                   .argv = {kLabel},
+                                   .watchdog = true,
+                                   .prepare = wsgi::prepare_app});
+  };
+  if (config.http.workers == 1) return serve(-1, 0);
+
+  // Several workers: the supervisor (no Python in it) opens the socket they all accept on.
+  int listen_fd = -1;
+  std::string listen_problem = http::open_listener(config.http.bind, 1024, &listen_fd);
+  if (!listen_problem.empty()) {
+    std::cerr << kLabel << ": " << listen_problem << "\n";
+    return 1;
+  }
+  std::string address = http::listener_address(listen_fd);
+  std::cerr << kLabel << ": serving " << (app.empty() ? std::string("the Django project") : app)
+            << " on " << address << " (pid " << getpid() << ", " << config.http.workers
+            << " workers; Ctrl-C to stop)" << std::endl;
+  int code = supervise_workers({.count = config.http.workers,
+                                .listen_fd = listen_fd,
+                                .graceful_timeout_s = config.http.graceful_timeout_s,
+                                .label = kLabel},
+                               [&](int index) { return serve(listen_fd, index); });
+  std::string unix_path = http::listener_unix_path(listen_fd);
+  close(listen_fd);
+  if (!unix_path.empty()) unlink(unix_path.c_str());
+  return code;
 }
 
 }  // namespace puff::cli

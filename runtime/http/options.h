@@ -20,6 +20,9 @@ struct ServerOptions {
   int pipeline_depth = 16;            // requests of one connection in flight at once
   AccessLogFormat access_log = AccessLogFormat::common;
   int backlog = 1024;
+  // An already listening socket to accept on instead of opening `bind` (the workers of
+  // `puff runserver --workers N` share the supervisor's). The server closes its copy.
+  int listen_fd = -1;
 };
 
 }  // namespace puff::http

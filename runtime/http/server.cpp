@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
@@ -18,6 +16,7 @@
 
 #include "core/log.h"
 #include "http/detail/server_state.h"
+#include "http/listener.h"
 
 namespace puff::http {
 namespace {
@@ -40,49 +39,6 @@ bool numeric_address(const GenericEndpoint& endpoint, std::string* host, int* po
   *host = host_text;
   *port = std::atoi(port_text);
   return true;
-}
-
-// "HOST:PORT" / "[V6]:PORT" into an endpoint (numeric hosts, or "localhost"/names resolved).
-std::string tcp_endpoint_of(const std::string& bind, asio::ip::tcp::endpoint* out) {
-  auto colon = bind.rfind(':');
-  if (colon == std::string::npos) return "--bind " + bind + ": expected HOST:PORT or unix:PATH";
-  std::string host = bind.substr(0, colon);
-  std::string port = bind.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0 || !found) {
-    return "cannot resolve --bind " + bind + ": " + gai_strerror(rc);
-  }
-  asio::ip::tcp::endpoint endpoint;
-  endpoint.resize(found->ai_addrlen);
-  std::memcpy(endpoint.data(), found->ai_addr, found->ai_addrlen);
-  ::freeaddrinfo(found);
-  *out = endpoint;
-  return "";
-}
-
-// A stale socket file (nobody listening) is removed; a live one is an error.
-std::string prepare_unix_path(const std::string& path) {
-  struct stat info {};
-  if (::lstat(path.c_str(), &info) != 0) return "";
-  if (!S_ISSOCK(info.st_mode)) return path + " exists and is not a socket";
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-  bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(probe);
-  if (live) return "another server is listening on unix:" + path;
-  ::unlink(path.c_str());
-  return "";
 }
 
 }  // namespace
@@ -178,40 +134,26 @@ Server::~Server() { close_all(); }
 
 std::string Server::start() {
   auto& state = *state_;
-  const std::string& bind = state.options.bind;
-  boost::system::error_code ec;
-  GenericEndpoint endpoint;
-  bool is_unix = bind.rfind("unix:", 0) == 0;
-  if (is_unix) {
-    std::string path = bind.substr(5);
-    std::string problem = prepare_unix_path(path);
-    if (!problem.empty()) return "cannot listen on " + bind + ": " + problem;
-    endpoint = GenericEndpoint(asio::local::stream_protocol::endpoint(path));
-  } else {
-    asio::ip::tcp::endpoint tcp;
-    std::string problem = tcp_endpoint_of(bind, &tcp);
+  int fd = state.options.listen_fd;
+  bool owned = fd < 0;
+  if (owned) {
+    std::string problem = open_listener(state.options.bind, state.options.backlog, &fd);
     if (!problem.empty()) return problem;
-    endpoint = GenericEndpoint(tcp);
   }
-  state.acceptor.open(endpoint.protocol(), ec);
-  if (!ec && !is_unix) state.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) state.acceptor.bind(endpoint, ec);
-  if (!ec) state.acceptor.listen(state.options.backlog, ec);
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int family = address.ss_family;
+  boost::system::error_code ec;
+  state.acceptor.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
+                        fd, ec);
   if (ec) {
-    boost::system::error_code ignored;
-    state.acceptor.close(ignored);
-    return "cannot listen on " + bind + ": " + ec.message();
+    if (owned) ::close(fd);
+    return "cannot listen on " + state.options.bind + ": " + ec.message();
   }
-  if (is_unix) {
-    state.unix_path = bind.substr(5);
-    state.address = bind;
-  } else {
-    std::string host;
-    int port = 0;
-    numeric_address(state.acceptor.local_endpoint(ec), &host, &port);
-    state.address = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                    ":" + std::to_string(port);
-  }
+  state.address = listener_address(fd);
+  // The listener's owner removes a unix socket's file (a worker's supervisor does it).
+  if (owned) state.unix_path = listener_unix_path(fd);
   asio::dispatch(state.acceptor.get_executor(), [s = state_] { s->accept_next(); });
   return "";
 }

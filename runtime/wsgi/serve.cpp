@@ -66,6 +66,7 @@ http::ServerOptions options_of(const config::HttpConfig& http) {
   options.max_connections = http.max_connections;
   options.pipeline_depth = http.pipeline_depth;
   http::parse_access_log_format(http.access_log, &options.access_log);  // validated by config
+  options.listen_fd = serve_config().listen_fd;
   return options;
 }
 
@@ -137,8 +138,13 @@ PyObject* serve(PyObject*, PyObject*) {
     dispatch->close();
     return PyLong_FromLong(1);
   }
-  say("serving " + (config.app.empty() ? std::string("the Django project") : config.app) +
-      " on " + server.address() + " (pid " + std::to_string(::getpid()) + "; Ctrl-C to stop)");
+  if (config.worker > 0) {
+    say("worker " + std::to_string(config.worker) + " (pid " + std::to_string(::getpid()) +
+        ") accepts connections");
+  } else {
+    say("serving " + (config.app.empty() ? std::string("the Django project") : config.app) +
+        " on " + server.address() + " (pid " + std::to_string(::getpid()) + "; Ctrl-C to stop)");
+  }
 
   // Park until SIGINT/SIGTERM (or an exit request forwarded by the hub: SystemExit).
   bool waited = install_stop_handlers() &&
@@ -172,7 +178,7 @@ PyObject* serve(PyObject*, PyObject*) {
   if (left > 0) say("graceful_timeout_s passed; closing " + std::to_string(left) + " connection(s)");
   server.close_all();
   dispatch->close();
-  say("stopped");
+  if (config.worker == 0) say("stopped");
   return PyLong_FromLong(0);
 }
 

@@ -16,6 +16,8 @@ struct ServeConfig {
   // (DJANGO_SETTINGS_MODULE must be set).
   std::string app;
   std::string label = "puff runserver";  // starts every line printed
+  int listen_fd = -1;  // a worker accepts on its supervisor's socket (see http::ServerOptions)
+  int worker = 0;      // this worker's number (1..N) under a supervisor; 0: no supervisor
 };
 
 // Before the interpreter starts: registers _puff_wsgi as a built-in module and keeps `config`.

@@ -59,7 +59,7 @@ def test_no_application_configured_is_a_usage_error(project):
 
 @pytest.mark.parametrize("args, message", [
     (["--bind", "nonsense"], "puff runserver: --bind: "),
-    (["--workers", "2", "--wsgi", "x:y"], "several worker processes are not implemented yet"),
+    (["--workers", "0", "--wsgi", "x:y"], "--workers: must be 1..256, got 0"),
     (["--access-log", "fancy", "--wsgi", "x:y"], "--access-log: must be one of common, json"),
     (["--header-timeout", "0", "--wsgi", "x:y"], "--header-timeout: must be a number of seconds"),
     (["--max-body-bytes", "0", "--wsgi", "x:y"], "--max-body-bytes: must be 1.."),

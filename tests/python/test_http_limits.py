@@ -176,5 +176,31 @@ def test_client_disconnects_leak_no_file_descriptors(server):
         sock.close()
     assert settle(baseline) <= baseline, sorted(
         __import__("os").listdir(f"/proc/{server.process.pid}/fd"))
-    closed = json.loads(exchange(server, "GET", "/stats").body)["closed"]
+    # Each streaming application notices its client is gone at its next chunk: close() follows.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        closed = json.loads(exchange(server, "GET", "/stats").body)["closed"]
+        if sum(name.startswith("endless:fd") for name in closed) == 10:
+            break
+        time.sleep(0.05)
     assert sum(name.startswith("endless:fd") for name in closed) == 10
+
+
+def test_request_and_body_timeouts(puff_bin):
+    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                           "--request-timeout", "0.3", "--idle-timeout", "0.5")
+    try:
+        # The application does not start its response in time: the server answers 503.
+        response = exchange(server, "GET", "/slow?1.5")
+        assert (response.status, response.header("Connection")) == (503, "close")
+        # The client stops sending its body: 408 once idle_timeout passes, then closed.
+        with server.connect() as sock:
+            sock.sendall(request_bytes("POST", "/echo?all", [("Content-Length", "100")])
+                         + b"only part")
+            response = Reader(sock).response()
+            assert response.status == 408
+            assert closed_by_peer(sock)
+        assert server.wait_for_log("did not start its response within request_timeout_s")
+        assert exchange(server, "GET", "/env").status == 200
+    finally:
+        server.stop()

@@ -240,6 +240,11 @@ def context(environ, start_response):
     return _respond(start_response, repr(seen))
 
 
+def pid(environ, start_response):
+    import os
+    return _respond(start_response, str(os.getpid()))
+
+
 def no_content_length(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return iter([b"a", b"b"])
@@ -254,6 +259,7 @@ ROUTES = {
     "/inject_header": inject_header, "/bad_status": bad_status, "/str_body": str_body,
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
+    "/pid": pid,
 }
 
 
