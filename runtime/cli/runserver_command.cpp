@@ -25,6 +25,7 @@ std::string apply_flags(const RunserverFlags& flags, config::HttpConfig& http) {
     if (!problem.empty()) return "--bind: " + problem;
     http.bind = flags.bind;
   }
+  if (flags.reload) http.reload = true;
   if (!flags.access_log.empty()) {
     if (flags.access_log != "common" && flags.access_log != "json" && flags.access_log != "off") {
       return "--access-log: must be one of common, json, off; got \"" + flags.access_log + "\"";
@@ -80,6 +81,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                       "wsgi, else the Django project of DJANGO_SETTINGS_MODULE)");
   command->add_option("--workers", flags.workers,
                       "worker processes accepting on one socket, under a supervisor");
+  command->add_flag("--reload", flags.reload,
+                    "development: reload the workers when a .py file of the project changes");
   command->add_option("--access-log", flags.access_log, "common, json or off");
   command->add_option("--max-connections", flags.max_connections, "open connections at most");
   command->add_option("--pipeline-depth", flags.pipeline_depth,
@@ -133,7 +136,7 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
                                    .watchdog = true,
                                    .prepare = wsgi::prepare_app});
   };
-  if (config.http.workers == 1) return serve(-1, 0);
+  if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0);
 
   // Several workers: the supervisor (no Python in it) opens the socket they all accept on.
   int listen_fd = -1;
@@ -145,11 +148,14 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
   std::string address = http::listener_address(listen_fd);
   std::cerr << kLabel << ": serving " << (app.empty() ? std::string("the Django project") : app)
             << " on " << address << " (pid " << getpid() << ", " << config.http.workers
-            << " workers; Ctrl-C to stop)" << std::endl;
+            << (config.http.workers == 1 ? " worker" : " workers")
+            << (config.http.reload ? ", reloading on changes" : "") << "; Ctrl-C to stop)"
+            << std::endl;
   int code = supervise_workers({.count = config.http.workers,
                                 .listen_fd = listen_fd,
                                 .graceful_timeout_s = config.http.graceful_timeout_s,
-                                .label = kLabel},
+                                .label = kLabel,
+                                .watch_dir = config.http.reload ? config.project_dir : ""},
                                [&](int index) { return serve(listen_fd, index); });
   std::string unix_path = http::listener_unix_path(listen_fd);
   close(listen_fd);

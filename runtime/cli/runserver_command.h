@@ -16,6 +16,7 @@ struct RunserverFlags {
   std::string wsgi;
   std::string access_log;
   std::optional<int> workers;
+  bool reload = false;
   std::optional<int> max_connections;
   std::optional<int> pipeline_depth;
   std::optional<std::int64_t> max_header_bytes;

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <cstring>
 #include <map>
 #include <string>
@@ -20,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 // deaths in a row stop the supervisor (a broken application would otherwise fork forever).
 constexpr auto kQuickDeath = std::chrono::seconds(2);
 constexpr int kMaxQuickDeaths = 5;
+constexpr auto kScanInterval = std::chrono::milliseconds(500);
 
 struct Worker {
   int index = 0;
@@ -31,6 +34,31 @@ void say(const WorkerPlan& plan, const std::string& line) {
   std::string text = plan.label + ": " + line + "\n";
   ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
   (void)ignored;
+}
+
+// A fingerprint of the .py files below `dir` (paths, sizes, modification times), to notice a
+// change by polling: no inotify watch per directory, and an editor's rename-over is seen too.
+std::string python_files_fingerprint(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::string print;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec)) {
+      if (name.starts_with(".") || name == "__pycache__" || name == "node_modules" ||
+          name == "site-packages") {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (!name.ends_with(".py") || !entry.is_regular_file(ec)) continue;
+    auto stamp = entry.last_write_time(ec).time_since_epoch().count();
+    print += entry.path().string() + ":" + std::to_string(entry.file_size(ec)) + ":" +
+             std::to_string(stamp) + "\n";
+  }
+  return print;
 }
 
 std::string describe(int status) {
@@ -50,6 +78,10 @@ class Supervisor {
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
     sigprocmask(SIG_BLOCK, &signals, &previous_mask_);
     for (int i = 1; i <= plan_.count; ++i) spawn(i);
+    if (!plan_.watch_dir.empty()) {
+      fingerprint_ = python_files_fingerprint(plan_.watch_dir);
+      next_scan_ = Clock::now() + kScanInterval;
+    }
     int exit_code = 0;
     bool stopping = false;
     Clock::time_point deadline;
@@ -64,6 +96,7 @@ class Supervisor {
           stopping = true;
         }
       } else if (signum == SIGHUP && !stopping) {
+        say(plan_, "SIGHUP");
         reload();
       } else if (signum == SIGINT || signum == SIGTERM) {
         if (!stopping) {
@@ -75,6 +108,15 @@ class Supervisor {
           say(plan_, "stopping now (second signal)");
           stop_all(SIGINT);  // a worker's second signal: it stops at once
           stop_all(SIGINT);
+        }
+      }
+      if (!stopping && !plan_.watch_dir.empty() && Clock::now() >= next_scan_) {
+        next_scan_ = Clock::now() + kScanInterval;
+        std::string now = python_files_fingerprint(plan_.watch_dir);
+        if (now != fingerprint_) {
+          fingerprint_ = now;
+          say(plan_, "a .py file changed: reloading");
+          reload();
         }
       }
       if (stopping && !workers_.empty() && Clock::now() > deadline) {
@@ -125,18 +167,27 @@ class Supervisor {
       quick_deaths_ = quick ? quick_deaths_ + 1 : 0;
       say(plan_, "worker " + std::to_string(worker.index) + " (pid " + std::to_string(pid) +
                      ") " + describe(status) + "; starting a new one");
+      if (!plan_.watch_dir.empty() && quick) {
+        // Development: the code is likely broken; the next change starts it again.
+        say(plan_, "waiting for a file change before starting worker " +
+                       std::to_string(worker.index) + " again");
+        waiting_for_change_.insert(worker.index);
+        continue;
+      }
       if (quick_deaths_ >= kMaxQuickDeaths) return false;
       spawn(worker.index);
     }
   }
 
   void reload() {
-    say(plan_, "SIGHUP: starting new workers, then stopping the old ones");
+    say(plan_, "reloading: starting new workers, then stopping the old ones");
     std::map<pid_t, Worker> old;
     for (auto& [pid, worker] : workers_) {
       worker.old = true;
       old[pid] = worker;
     }
+    waiting_for_change_.clear();
+    quick_deaths_ = 0;
     for (int i = 1; i <= plan_.count; ++i) spawn(i);
     for (auto& [pid, worker] : old) kill(pid, SIGTERM);
   }
@@ -153,6 +204,9 @@ class Supervisor {
   sigset_t previous_mask_{};
   std::map<pid_t, Worker> workers_;
   int quick_deaths_ = 0;
+  std::string fingerprint_;
+  Clock::time_point next_scan_;
+  std::set<int> waiting_for_change_;
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 // `puff runserver --workers N`: a supervisor process (no Python) that opened the listening
 // socket and forks N workers accepting on it. It restarts a worker that dies, reloads them all
 // on SIGHUP (new workers first, then the old ones drain), and on SIGINT/SIGTERM lets every
-// worker drain, then exits 0.
+// worker drain, then exits 0. With --reload it also reloads them when a .py file changes.
 #pragma once
 
 #include <functional>
@@ -14,6 +14,9 @@ struct WorkerPlan {
   int listen_fd = -1;
   double graceful_timeout_s = 30;
   std::string label;  // starts every line printed
+  // --reload: the .py files below this directory are watched; a change reloads the workers,
+  // and a worker that fails at start waits for the next change instead of stopping everything.
+  std::string watch_dir;
 };
 
 // Runs in the supervisor until it stops; `run_worker(index)` runs in each forked child and

@@ -59,7 +59,8 @@ def test_sighup_reloads_without_dropping_a_request_in_flight(puff_bin):
         while time.monotonic() < deadline and not (len(after) == 2 and not after & before):
             after = worker_pids(server, 2, timeout=2)
         assert len(after) == 2 and not after & before, (before, after)
-        assert "SIGHUP: starting new workers" in server.log()
+        assert "puff runserver: SIGHUP\n" in server.log()
+        assert "puff runserver: reloading: starting new workers" in server.log()
     finally:
         server.stop()
 
@@ -76,3 +77,44 @@ def test_workers_that_fail_at_start_stop_the_supervisor(project, puff_bin):
     assert result.returncode == 1
     assert "exited with code 3; starting a new one" in result.stderr
     assert "workers keep failing as they start; stopping" in result.stderr
+
+
+def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
+    def version(text):
+        project.write("app.py", f"""
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [{text!r}.encode()]
+            """)
+
+    def served(expected, timeout=20):
+        deadline = time.monotonic() + timeout
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                body = exchange(server, "GET", "/").body
+            except OSError:
+                body = None
+            if body == expected:
+                return True
+            time.sleep(0.1)
+        raise AssertionError(f"still serving {body!r}, not {expected!r}:\n{server.log()}")
+
+    version("v1")
+    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "app:app", "--reload",
+                           cwd=project.path)
+    try:
+        assert "1 worker, reloading on changes" in server.log()
+        served(b"v1")
+        version("version two")
+        served(b"version two")
+        # Broken code: the worker cannot start; the supervisor waits for the next change.
+        project.write("app.py", "def app(:\n")
+        assert server.wait_for_log("waiting for a file change before starting worker 1 again")
+        assert "SyntaxError" in server.log()
+        version("v3")
+        served(b"v3")
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+    finally:
+        server.stop()
