@@ -3,6 +3,7 @@
 // runs _puff_wsgi:serve as the main task (runtime/wsgi/serve.cpp).
 #include "cli/runserver_command.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,13 +20,31 @@ namespace {
 constexpr const char* kLabel = "puff runserver";
 
 // Applies the flags to [http]; "" or the message naming the flag.
-std::string apply_flags(const RunserverFlags& flags, config::HttpConfig& http) {
+std::string apply_flags(const RunserverFlags& flags, const std::string& project_dir,
+                        config::HttpConfig& http) {
   if (!flags.bind.empty()) {
     std::string problem = config::check_bind(flags.bind);
     if (!problem.empty()) return "--bind: " + problem;
     http.bind = flags.bind;
   }
   if (flags.reload) http.reload = true;
+  for (const std::string& item : flags.static_mounts) {
+    auto equals = item.find('=');
+    if (equals == std::string::npos || equals == 0 || item[0] != '/' || equals + 1 == item.size()) {
+      return "--static: expected URL=DIR with URL starting with \"/\" (e.g. /static/=static), "
+             "got \"" + item + "\"";
+    }
+    config::StaticMount mount{item.substr(0, equals), item.substr(equals + 1)};
+    if (mount.url_prefix.back() != '/') mount.url_prefix += '/';
+    if (mount.directory[0] != '/') mount.directory = project_dir + "/" + mount.directory;
+    http.static_mounts.push_back(std::move(mount));
+  }
+  for (const config::StaticMount& mount : http.static_mounts) {
+    struct stat info {};
+    if (::stat(mount.directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      return "static " + mount.url_prefix + ": " + mount.directory + " is not a directory";
+    }
+  }
   if (!flags.access_log.empty()) {
     if (flags.access_log != "common" && flags.access_log != "json" && flags.access_log != "off") {
       return "--access-log: must be one of common, json, off; got \"" + flags.access_log + "\"";
@@ -83,6 +102,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                       "worker processes accepting on one socket, under a supervisor");
   command->add_flag("--reload", flags.reload,
                     "development: reload the workers when a .py file of the project changes");
+  command->add_option("--static", flags.static_mounts,
+                      "URL=DIR: serve the files of DIR under URL natively (repeatable)");
   command->add_option("--access-log", flags.access_log, "common, json or off");
   command->add_option("--max-connections", flags.max_connections, "open connections at most");
   command->add_option("--pipeline-depth", flags.pipeline_depth,
@@ -106,7 +127,7 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
 
 int run_runserver(const RunContext& context, const RunserverFlags& flags) {
   config::Config config = context.config;
-  std::string problem = apply_flags(flags, config.http);
+  std::string problem = apply_flags(flags, config.project_dir, config.http);
   if (!problem.empty()) {
     std::cerr << kLabel << ": " << problem << "\n";
     return 2;

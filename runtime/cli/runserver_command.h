@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/python_runner.h"
 
@@ -17,6 +18,7 @@ struct RunserverFlags {
   std::string access_log;
   std::optional<int> workers;
   bool reload = false;
+  std::vector<std::string> static_mounts;  // "URL=DIR", repeatable
   std::optional<int> max_connections;
   std::optional<int> pipeline_depth;
   std::optional<std::int64_t> max_header_bytes;

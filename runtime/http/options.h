@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "http/access_log.h"
+#include "http/static_files.h"
 
 namespace puff::http {
 
@@ -23,6 +26,7 @@ struct ServerOptions {
   // An already listening socket to accept on instead of opening `bind` (the workers of
   // `puff runserver --workers N` share the supervisor's). The server closes its copy.
   int listen_fd = -1;
+  std::vector<StaticMount> static_mounts;  // served by the server, never by the handler
 };
 
 }  // namespace puff::http

@@ -70,6 +70,14 @@ std::string check_response_head(const ResponseHead& head) {
   return "";
 }
 
+std::string format_http_date(std::time_t when) {
+  std::tm utc{};
+  gmtime_r(&when, &utc);
+  std::array<char, 64> text{};
+  std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return text.data();
+}
+
 std::string http_date_now() {
   static std::mutex mutex;
   static std::time_t cached_second = 0;
@@ -77,11 +85,7 @@ std::string http_date_now() {
   std::time_t now = std::time(nullptr);
   std::lock_guard<std::mutex> lock(mutex);
   if (now != cached_second) {
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    std::array<char, 64> text{};
-    std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
-    cached = text.data();
+    cached = format_http_date(now);
     cached_second = now;
   }
   return cached;

@@ -2,6 +2,7 @@
 // headers or split the response (CR, LF, NUL; names that are not HTTP tokens).
 #pragma once
 
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,9 @@ std::string parse_status(std::string_view status, int* code, std::string* reason
 // True for a header name that equals `name` ignoring ASCII case.
 bool header_is(const Header& header, std::string_view name);
 
-// The value for the IMF-fixdate "Date:" header of now, cached per second (any thread).
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), as Date and Last-Modified want it.
+std::string format_http_date(std::time_t when);
+// The value for the "Date:" header of now, cached per second (any thread).
 std::string http_date_now();
 
 // Responses that never have a body, whatever their headers say.

@@ -67,6 +67,9 @@ http::ServerOptions options_of(const config::HttpConfig& http) {
   options.pipeline_depth = http.pipeline_depth;
   http::parse_access_log_format(http.access_log, &options.access_log);  // validated by config
   options.listen_fd = serve_config().listen_fd;
+  for (const config::StaticMount& mount : http.static_mounts) {
+    options.static_mounts.push_back({mount.url_prefix, mount.directory});
+  }
   return options;
 }
 

@@ -4,6 +4,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
+#include <sys/sendfile.h>
+
+#include <cerrno>
 #include <cstdio>
 
 #include "core/log.h"
@@ -196,8 +199,13 @@ void Connection::dispatch_head() {
     parser_->eager(true);
     reading_body_of_ = ex;
   }
-  arm_request_timer(ex);
   server_->requests_total.fetch_add(1, std::memory_order_relaxed);
+  if (const StaticMount* mount = find_static_mount(server_->options.static_mounts, head)) {
+    serve_static(ex, *mount);
+    continue_reading();
+    return;
+  }
+  arm_request_timer(ex);
   auto handle = std::make_shared<Exchange>(shared_from_this(), ex);
   try {
     server_->handler(std::move(handle));
@@ -557,6 +565,21 @@ void Connection::released(std::shared_ptr<ExchangeState> ex) {
   });
 }
 
+void Connection::serve_static(const std::shared_ptr<ExchangeState>& ex,
+                              const StaticMount& mount) {
+  StaticResponse response = answer_static(mount, ex->head);
+  queue_head(*ex, response.head);
+  bool whole_in_body = response.file == nullptr;
+  ex->out.push_back({frame_body(*ex, std::move(response.body), whole_in_body), nullptr, nullptr});
+  if (!whole_in_body && ex->framing == ExchangeState::Framing::fixed) {
+    ex->remaining -= response.file->remaining;
+    ex->body_bytes += response.file->remaining;
+    ex->out.push_back({"", nullptr, std::move(response.file)});
+  }  // else HEAD: no body
+  ex->finished = true;
+  flush();
+}
+
 void Connection::flush() {
   if (writing_ || closed_ || exchanges_.empty()) return;
   std::shared_ptr<ExchangeState> ex = exchanges_.front();
@@ -565,22 +588,76 @@ void Connection::flush() {
     return;
   }
   writing_ = true;
-  write_batch_ = std::move(ex->out);
-  ex->out.clear();
+  // Everything queued, up to and including the first file (which goes out by sendfile).
+  std::size_t take = 0;
+  std::shared_ptr<FileSegment> file;
+  while (take < ex->out.size() && !file) file = ex->out[take++].file;
+  write_batch_.assign(std::make_move_iterator(ex->out.begin()),
+                      std::make_move_iterator(ex->out.begin() + static_cast<long>(take)));
+  ex->out.erase(ex->out.begin(), ex->out.begin() + static_cast<long>(take));
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(write_batch_.size());
   for (const auto& pending : write_batch_) {
     if (!pending.bytes.empty()) buffers.emplace_back(asio::buffer(pending.bytes));
   }
+  arm_write_timer();
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this(), ex, file](const boost::system::error_code& ec,
+                                                          std::size_t) {
+                      if (ec || !file) {
+                        self->on_written(ex, ec);
+                      } else {
+                        self->send_file(ex, file);
+                      }
+                    });
+}
+
+void Connection::arm_write_timer() {
   write_timer_.expires_after(seconds(server_->options.idle_timeout_s));
   write_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || !self->writing_) return;
     core::log_info("http: closing a connection whose client stopped reading the response");
     self->close_now();
   });
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this(), ex](const boost::system::error_code& ec,
-                                                    std::size_t) { self->on_written(ex, ec); });
+}
+
+// sendfile(2) until the segment is out, waiting for the socket whenever it is full. Each step
+// that makes progress restarts the idle timer.
+void Connection::send_file(const std::shared_ptr<ExchangeState>& ex,
+                           std::shared_ptr<FileSegment> file) {
+  if (closed_) {
+    on_written(ex, asio::error::operation_aborted);
+    return;
+  }
+  boost::system::error_code ec;
+  socket_.native_non_blocking(true, ec);
+  while (!ec && file->remaining > 0) {
+    off_t offset = static_cast<off_t>(file->offset);
+    std::size_t step = file->remaining < (1u << 20) ? file->remaining : (1u << 20);
+    ssize_t sent = ::sendfile(socket_.native_handle(), file->fd, &offset, step);
+    if (sent > 0) {
+      file->offset = offset;
+      file->remaining -= static_cast<std::uint64_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      arm_write_timer();
+      socket_.async_wait(asio::socket_base::wait_write,
+                         [self = shared_from_this(), ex, file](const boost::system::error_code& e) {
+                           if (e) {
+                             self->on_written(ex, e);
+                          } else {
+                             self->send_file(ex, file);
+                           }
+                         });
+      return;
+    }
+    // An error, or the file shrank under us: the response cannot be completed.
+    ec = sent < 0 ? boost::system::error_code(errno, boost::system::system_category())
+                  : asio::error::eof;
+  }
+  on_written(ex, ec);
 }
 
 void Connection::on_written(const std::shared_ptr<ExchangeState>& ex,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "http/exchange.h"
+#include "http/static_files.h"
 #include "http/types.h"
 
 namespace puff::http::detail {
@@ -57,6 +58,7 @@ struct ExchangeState {
   struct Pending {
     std::string bytes;
     SendCallback done;
+    std::shared_ptr<FileSegment> file;  // sent with sendfile(2) after `bytes`
   };
   std::vector<Pending> out;
   std::optional<boost::asio::steady_timer> request_timer;
@@ -98,7 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_request(const std::shared_ptr<ExchangeState>& ex, int status,
                     const std::string& reason);
   void fail_body(ExchangeState& ex, const std::string& error);
+  void serve_static(const std::shared_ptr<ExchangeState>& ex, const StaticMount& mount);
   void flush();
+  void arm_write_timer();
+  void send_file(const std::shared_ptr<ExchangeState>& ex, std::shared_ptr<FileSegment> file);
   void on_written(const std::shared_ptr<ExchangeState>& ex, const boost::system::error_code& ec);
   void complete_front();
 
