@@ -39,6 +39,13 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
     if (mount.directory[0] != '/') mount.directory = project_dir + "/" + mount.directory;
     http.static_mounts.push_back(std::move(mount));
   }
+  if (!flags.trusted_proxies.empty()) {
+    for (const std::string& proxy : flags.trusted_proxies) {
+      std::string problem = config::check_trusted_proxy(proxy);
+      if (!problem.empty()) return "--trusted-proxy: " + problem;
+    }
+    http.trusted_proxies = flags.trusted_proxies;
+  }
   for (const config::StaticMount& mount : http.static_mounts) {
     struct stat info {};
     if (::stat(mount.directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -104,6 +111,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                     "development: reload the workers when a .py file of the project changes");
   command->add_option("--static", flags.static_mounts,
                       "URL=DIR: serve the files of DIR under URL natively (repeatable)");
+  command->add_option("--trusted-proxy", flags.trusted_proxies,
+                      "IP or CIDR whose X-Forwarded-For/-Proto are believed (repeatable)");
   command->add_option("--access-log", flags.access_log, "common, json or off");
   command->add_option("--max-connections", flags.max_connections, "open connections at most");
   command->add_option("--pipeline-depth", flags.pipeline_depth,

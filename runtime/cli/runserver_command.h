@@ -19,6 +19,7 @@ struct RunserverFlags {
   std::optional<int> workers;
   bool reload = false;
   std::vector<std::string> static_mounts;  // "URL=DIR", repeatable
+  std::vector<std::string> trusted_proxies;  // replaces [http] trusted_proxies
   std::optional<int> max_connections;
   std::optional<int> pipeline_depth;
   std::optional<std::int64_t> max_header_bytes;

@@ -36,7 +36,8 @@ std::string cgi_key(const std::string& name) {
 
 }  // namespace
 
-PyRef build_environ(const http::RequestHead& request, PyObject* base) {
+PyRef build_environ(const http::RequestHead& request, PyObject* base,
+                    const http::TrustedProxies& proxies) {
   PyRef environ = PyRef::steal(PyDict_Copy(base));
   if (!environ) return {};
   PyObject* d = environ.get();
@@ -49,9 +50,17 @@ PyRef build_environ(const http::RequestHead& request, PyObject* base) {
       !set(d, "REQUEST_URI", request.target) ||
       !set(d, "SERVER_PROTOCOL", request.version == 10 ? "HTTP/1.0" : "HTTP/1.1") ||
       !set(d, "SERVER_NAME", peer.unix_socket ? "localhost" : peer.local_addr) ||
-      !set(d, "SERVER_PORT", server_port) || !set(d, "REMOTE_ADDR", peer.remote_addr) ||
+      !set(d, "SERVER_PORT", server_port) ||
       !set(d, "REMOTE_PORT", peer.unix_socket ? "" : std::to_string(peer.remote_port))) {
     return {};
+  }
+  if (proxies.empty()) {
+    if (!set(d, "REMOTE_ADDR", peer.remote_addr)) return {};
+  } else {
+    http::ClientView client = http::client_view(request, proxies);
+    if (!set(d, "REMOTE_ADDR", client.remote_addr) || !set(d, "wsgi.url_scheme", client.scheme)) {
+      return {};
+    }
   }
   // Repeated headers are joined into one value (", ", or "; " for Cookie, RFC 6265).
   std::vector<std::pair<std::string, std::string>> joined;

@@ -5,6 +5,7 @@
 #include "http/response_head.h"
 #include "python/wait.h"
 #include "wsgi/environ.h"
+#include "wsgi/serve_state.h"
 
 namespace puff::wsgi {
 namespace {
@@ -37,7 +38,8 @@ PyObject* exchange_environ(PyObject* self, PyObject* base) {
     PyErr_SetString(PyExc_TypeError, "environ() needs the base dict");
     return nullptr;
   }
-  return build_environ(exchange_of(self).request(), base).release();
+  static const http::TrustedProxies proxies(serve_config().http.trusted_proxies);
+  return build_environ(exchange_of(self).request(), base, proxies).release();
 }
 
 // read(size) -> up to `size` bytes of the body (at least one unless at the end: b"").

@@ -148,3 +148,28 @@ def test_second_signal_stops_at_once(puff_bin):
         sock.close()
     finally:
         server.stop()
+
+
+def test_forwarded_headers_only_from_trusted_proxies(puff_bin, project):
+    import json
+    headers = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")]
+    trusting = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                             "--trusted-proxy", "127.0.0.0/8")
+    try:
+        env = json.loads(exchange(trusting, "GET", "/env", headers).body)
+        assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("203.0.113.9", "https")
+        env = json.loads(exchange(trusting, "GET", "/env").body)
+        assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("127.0.0.1", "http")
+    finally:
+        trusting.stop()
+    untrusting = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                               "--trusted-proxy", "10.0.0.1")
+    try:
+        env = json.loads(exchange(untrusting, "GET", "/env", headers).body)
+        assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("127.0.0.1", "http")
+        assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.9"  # still visible, just not believed
+    finally:
+        untrusting.stop()
+    result = project.run("runserver", "--wsgi", "x:y", "--trusted-proxy", "proxy.local")
+    assert result.returncode == 2
+    assert "--trusted-proxy: \"proxy.local\" is not an IP address or CIDR range" in result.stderr
