@@ -308,6 +308,27 @@ void Connection::read_socket() {
   if (space > kReadChunk) space = kReadChunk;
   if (space == 0) return;  // parse_head rejects a full buffer
   socket_read_pending_ = true;
+  if (buffer_.size() == 0 && exchanges_.empty() && !reading_body_of_) {
+    // Idle between requests (most of a keep-alive connection's life): hold no read buffer,
+    // wait for readability and allocate only then, so 10,000 idle connections cost little.
+    buffer_.shrink_to_fit();
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         if (ec) {
+                           self->on_read(ec, 0);
+                           return;
+                         }
+                         self->read_now();
+                       });
+    return;
+  }
+  read_now();
+}
+
+void Connection::read_now() {
+  std::size_t space = buffer_.max_size() - buffer_.size();
+  if (space > kReadChunk) space = kReadChunk;
+  socket_read_pending_ = true;
   socket_.async_read_some(buffer_.prepare(space),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       std::size_t n) { self->on_read(ec, n); });

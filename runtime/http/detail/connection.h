@@ -91,6 +91,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void reject_head(int status, const std::string& reason);
   void pump_body();
   void read_socket();
+  void read_now();
   void on_read(const boost::system::error_code& ec, std::size_t n);
 
   void do_send(const std::shared_ptr<ExchangeState>& ex, std::optional<ResponseHead> head,
