@@ -48,6 +48,12 @@ class RunningServer:
                     self.unix_path = match.group(3)
                 self._banner.set()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def log(self):
         with self._lock:
             return "".join(self._lines)

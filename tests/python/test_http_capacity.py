@@ -72,9 +72,8 @@ def test_ten_thousand_keep_alive_connections_on_one_worker(puff_bin, many_fds):
 
 
 def test_max_connections_holds_the_rest_in_the_backlog(puff_bin):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--max-connections", "2", "--keepalive-timeout", "60")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-connections", "2", "--keepalive-timeout", "60") as server:
         first, second = server.connect(), server.connect()
         for sock in (first, second):
             sock.sendall(request_bytes("GET", "/pid"))
@@ -89,5 +88,3 @@ def test_max_connections_holds_the_rest_in_the_backlog(puff_bin):
         assert b"/env/third" in Reader(third).response().body
         second.close()
         third.close()
-    finally:
-        server.stop()

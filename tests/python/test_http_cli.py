@@ -89,17 +89,14 @@ def test_wsgi_from_puff_toml_and_environment(project, puff_bin):
             return [b"from " + environ["PATH_INFO"].encode()]
         """)
     project.write("puff.toml", 'wsgi = "hello_app.app"\n[http]\nbind = "127.0.0.1:0"\n')
-    server = RunningServer(puff_bin, cwd=project.path)
-    try:
+    with RunningServer(puff_bin, cwd=project.path) as server:
         assert exchange(server, "GET", "/toml").body == b"from /toml"
-    finally:
-        server.stop()
 
 
 def test_unix_socket(project, puff_bin, tmp_path):
     path = tmp_path / "puff.sock"
-    server = RunningServer(puff_bin, "--bind", f"unix:{path}", "--wsgi", "wsgi_apps.apps:app")
-    try:
+    with RunningServer(puff_bin, "--bind", f"unix:{path}",
+                       "--wsgi", "wsgi_apps.apps:app") as server:
         assert server.unix_path == str(path)
         import json
         env = json.loads(exchange(server, "GET", "/env?u=1").body)
@@ -108,14 +105,11 @@ def test_unix_socket(project, puff_bin, tmp_path):
         server.signal(signal.SIGTERM)
         assert server.wait() == 0
         assert not path.exists()  # the socket file is removed on exit
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signal_finishes_requests_in_flight_then_exits_0(puff_bin, signum):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app") as server:
         sock = server.connect()
         sock.sendall(request_bytes("GET", "/slow?0.5"))
         wait_for_slow_request(server)
@@ -129,14 +123,11 @@ def test_stop_signal_finishes_requests_in_flight_then_exits_0(puff_bin, signum):
         assert "stopping: no new connections" in log and "puff runserver: stopped" in log
         with pytest.raises(OSError):
             server.connect(timeout=1)
-    finally:
-        server.stop()
 
 
 def test_second_signal_stops_at_once(puff_bin):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--graceful-timeout", "60")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--graceful-timeout", "60") as server:
         sock = server.connect()
         sock.sendall(request_bytes("GET", "/slow?30"))
         wait_for_slow_request(server)
@@ -146,30 +137,22 @@ def test_second_signal_stops_at_once(puff_bin):
         assert server.wait(timeout=15) == 130
         assert "stopping now (second signal)" in server.log()
         sock.close()
-    finally:
-        server.stop()
 
 
 def test_forwarded_headers_only_from_trusted_proxies(puff_bin, project):
     import json
     headers = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")]
-    trusting = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                             "--trusted-proxy", "127.0.0.0/8")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--trusted-proxy", "127.0.0.0/8") as trusting:
         env = json.loads(exchange(trusting, "GET", "/env", headers).body)
         assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("203.0.113.9", "https")
         env = json.loads(exchange(trusting, "GET", "/env").body)
         assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("127.0.0.1", "http")
-    finally:
-        trusting.stop()
-    untrusting = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                               "--trusted-proxy", "10.0.0.1")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--trusted-proxy", "10.0.0.1") as untrusting:
         env = json.loads(exchange(untrusting, "GET", "/env", headers).body)
         assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("127.0.0.1", "http")
         assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.9"  # still visible, just not believed
-    finally:
-        untrusting.stop()
     result = project.run("runserver", "--wsgi", "x:y", "--trusted-proxy", "proxy.local")
     assert result.returncode == 2
     assert "--trusted-proxy: \"proxy.local\" is not an IP address or CIDR range" in result.stderr

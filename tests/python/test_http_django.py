@@ -11,9 +11,8 @@ from test_django_command import example  # noqa: F401  (the fixture: a copy + a 
 def test_runserver_serves_the_django_example_within_the_pool(example, puff_bin):  # noqa: F811
     assert example.puff("migrate").returncode == 0
     assert example.puff("seed_worlds", "--count", "20").returncode == 0
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", cwd=example.path, env={
-        "PUFF_EXAMPLE_DATABASE_URL": example.database_url})
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", cwd=example.path, env={
+                       "PUFF_EXAMPLE_DATABASE_URL": example.database_url}) as server:
         assert "serving the Django project on http://127.0.0.1:" in server.log()
         hello = exchange(server, "GET", "/json/", host="localhost")
         assert hello.status == 200 and json.loads(hello.body) == {"message": "Hello, World!"}
@@ -38,7 +37,5 @@ def test_runserver_serves_the_django_example_within_the_pool(example, puff_bin):
         assert all(state == "idle" for (state,) in backends), backends
         missing = exchange(server, "GET", "/nope/", host="localhost")
         assert missing.status == 404
-    finally:
-        server.stop()
     assert server.process.returncode == 0
     assert "Traceback" not in server.log()

@@ -187,9 +187,8 @@ def test_client_disconnects_leak_no_file_descriptors(server):
 
 
 def test_request_and_body_timeouts(puff_bin):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--request-timeout", "0.3", "--idle-timeout", "0.5")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--request-timeout", "0.3", "--idle-timeout", "0.5") as server:
         # The application does not start its response in time: the server answers 503.
         response = exchange(server, "GET", "/slow?1.5")
         assert (response.status, response.header("Connection")) == (503, "close")
@@ -202,5 +201,3 @@ def test_request_and_body_timeouts(puff_bin):
             assert closed_by_peer(sock)
         assert server.wait_for_log("did not start its response within request_timeout_s")
         assert exchange(server, "GET", "/env").status == 200
-    finally:
-        server.stop()

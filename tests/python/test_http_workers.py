@@ -19,9 +19,8 @@ def worker_pids(server, at_least, timeout=15):
 
 
 def test_workers_share_the_socket_and_a_killed_one_is_replaced(puff_bin):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--workers", "2")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
         assert "2 workers" in server.log()
         pids = worker_pids(server, 2)
         assert len(pids) == 2 and server.process.pid not in pids
@@ -29,7 +28,8 @@ def test_workers_share_the_socket_and_a_killed_one_is_replaced(puff_bin):
         assert env["wsgi.multiprocess"] is True
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
-        assert server.wait_for_log(f"(pid {victim}) was killed by signal Killed; starting a new one")
+        assert server.wait_for_log(
+            f"(pid {victim}) was killed by signal Killed; starting a new one")
         new_pids = worker_pids(server, 2)
         assert victim not in new_pids and len(new_pids) == 2
         server.signal(signal.SIGTERM)
@@ -38,14 +38,11 @@ def test_workers_share_the_socket_and_a_killed_one_is_replaced(puff_bin):
         for worker in new_pids:
             assert not os.path.exists(f"/proc/{worker}") or \
                 open(f"/proc/{worker}/stat").read().split()[2] == "Z"
-    finally:
-        server.stop()
 
 
 def test_sighup_reloads_without_dropping_a_request_in_flight(puff_bin):
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--workers", "2")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
         before = worker_pids(server, 2)
         sock = server.connect()
         sock.sendall(request_bytes("GET", "/slow?1"))
@@ -61,8 +58,6 @@ def test_sighup_reloads_without_dropping_a_request_in_flight(puff_bin):
         assert len(after) == 2 and not after & before, (before, after)
         assert "puff runserver: SIGHUP\n" in server.log()
         assert "puff runserver: reloading: starting new workers" in server.log()
-    finally:
-        server.stop()
 
 
 def test_workers_that_fail_at_start_stop_the_supervisor(project, puff_bin):
@@ -101,9 +96,8 @@ def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
         raise AssertionError(f"still serving {body!r}, not {expected!r}:\n{server.log()}")
 
     version("v1")
-    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "app:app", "--reload",
-                           cwd=project.path)
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "app:app", "--reload",
+                       cwd=project.path) as server:
         assert "1 worker, reloading on changes" in server.log()
         served(b"v1")
         version("version two")
@@ -116,5 +110,3 @@ def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
         served(b"v3")
         server.signal(signal.SIGTERM)
         assert server.wait() == 0
-    finally:
-        server.stop()

@@ -322,9 +322,8 @@ def test_access_log_lines(server):
 
 
 def test_json_access_log(puff_bin):
-    running = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                            "--access-log", "json")
-    try:
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--access-log", "json") as running:
         exchange(running, "GET", "/env?json=1", [("User-Agent", "tester")])
         assert running.wait_for_log('"target":"/env?json=1"')
         line = next(l for l in running.log().splitlines() if '"target":"/env?json=1"' in l)
@@ -332,5 +331,3 @@ def test_json_access_log(puff_bin):
         assert (record["method"], record["status"], record["user_agent"]) == ("GET", 200,
                                                                               "tester")
         assert record["remote_addr"] == "127.0.0.1" and record["bytes"] > 0
-    finally:
-        running.stop()

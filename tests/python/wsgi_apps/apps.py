@@ -127,7 +127,8 @@ def endless(environ, start_response):
 
 
 def stats(environ, start_response):
-    return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals}), content_type="application/json")
+    return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals}),
+                    content_type="application/json")
 
 
 def write_callable(environ, start_response):
