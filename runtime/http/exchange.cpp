@@ -21,6 +21,11 @@ void Exchange::send(std::optional<ResponseHead> head, std::string body, bool las
   connection_->send(state_, std::move(head), std::move(body), last, std::move(done));
 }
 
+void Exchange::send_file(ResponseHead head, std::shared_ptr<FileSegment> file,
+                         SendCallback done) {
+  connection_->send_file(state_, std::move(head), std::move(file), std::move(done));
+}
+
 void Exchange::abort() { connection_->abort(state_); }
 
 }  // namespace puff::http

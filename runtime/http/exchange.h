@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "http/static_files.h"
 #include "http/types.h"
 
 namespace puff::http {
@@ -39,6 +40,10 @@ class Exchange {
   // is framed by the server (Content-Length as the head says, else chunked; nothing for HEAD
   // and 1xx/204/304). `done(true)` once the bytes were written to the socket.
   void send(std::optional<ResponseHead> head, std::string body, bool last, SendCallback done);
+
+  // Ends the response with `head` and the file segment, sent with sendfile(2) (HEAD: the head
+  // only). Content-Length frames it as send() would; without one it goes out chunked.
+  void send_file(ResponseHead head, std::shared_ptr<FileSegment> file, SendCallback done);
 
   // The response cannot be completed (an error after the head went out): close the connection.
   void abort();

@@ -3,6 +3,8 @@
 # run(app, exchange, base_environ); `exchange` is the native _puff_wsgi.Exchange, whose read()
 # and send() park this greenlet until the IO threads have done the work.
 import logging as _logging
+import os as _os
+import stat as _stat
 
 from greenlet import GreenletExit as _GreenletExit
 
@@ -179,6 +181,28 @@ class _Response:
         if not count:
             self.send(b"", True)
 
+    def send_file(self, wrapper):
+        """A FileWrapper around a real file goes out with sendfile(2); False: iterate it."""
+        if self.used_write or self.head_sent or self.status is None:
+            return False
+        try:
+            fd = wrapper.filelike.fileno()
+            offset = wrapper.filelike.tell()
+            info = _os.fstat(fd)
+        except (AttributeError, OSError, ValueError):
+            return False
+        if not _stat.S_ISREG(info.st_mode):
+            return False
+        length = max(0, info.st_size - offset)
+        for name, _ in self.headers:
+            if type(name) is str and name.lower() == "content-length":
+                break
+        else:
+            self.headers.append(("Content-Length", str(length)))
+        self.exchange.send_file(self.status, self.headers, fd, offset, length)
+        self.head_sent = True
+        return True
+
     def fail(self, error, environ):
         where = f"{environ.get('REQUEST_METHOD')} {environ.get('RAW_URI')}"
         if self.head_sent:
@@ -203,6 +227,8 @@ def run(app, exchange, base_environ):
         result = app(environ, response.start_response)
         if type(result) is list or type(result) is tuple:
             response.send_sequence(result)
+        elif type(result) is FileWrapper and response.send_file(result):
+            pass
         else:
             for chunk in result:
                 response.send(chunk, False)

@@ -1,5 +1,7 @@
 #include "wsgi/exchange_object.h"
 
+#include <fcntl.h>
+
 #include <string>
 
 #include "http/response_head.h"
@@ -153,6 +155,33 @@ PyObject* exchange_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
   return PyBool_FromLong(*ok);
 }
 
+// send_file(status, headers, fd, offset, length) -> True: ends the response with `length`
+// bytes of the file from `offset`, sent by the IO threads with sendfile(2) from a dup of `fd`
+// (the application may close its file at once). Does not wait, like the last send().
+PyObject* exchange_send_file(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 5) {
+    PyErr_SetString(PyExc_TypeError, "send_file(status, headers, fd, offset, length)");
+    return nullptr;
+  }
+  http::ResponseHead head;
+  if (!head_of(args[0], args[1], &head)) return nullptr;
+  int fd = PyObject_AsFileDescriptor(args[2]);
+  long long offset = PyLong_AsLongLong(args[3]);
+  long long length = PyLong_AsLongLong(args[4]);
+  if (fd < 0 || PyErr_Occurred()) return nullptr;
+  if (offset < 0 || length < 0) {
+    PyErr_SetString(PyExc_ValueError, "send_file: negative offset or length");
+    return nullptr;
+  }
+  auto file = std::make_shared<http::FileSegment>();
+  file->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (file->fd < 0) return PyErr_SetFromErrno(PyExc_OSError);
+  file->offset = offset;
+  file->remaining = static_cast<std::uint64_t>(length);
+  exchange_of(self).send_file(std::move(head), std::move(file), nullptr);
+  Py_RETURN_TRUE;
+}
+
 PyObject* exchange_abort(PyObject* self, PyObject*) {
   exchange_of(self).abort();
   Py_RETURN_NONE;
@@ -163,6 +192,8 @@ PyMethodDef exchange_methods[] = {
     {"read", exchange_read, METH_O, "read(size) -> up to size bytes of the body; b'' at the end"},
     {"send", python::as_method(exchange_send), METH_FASTCALL,
      "send(status, headers, body, last) -> False when the client is gone"},
+    {"send_file", python::as_method(exchange_send_file), METH_FASTCALL,
+     "send_file(status, headers, fd, offset, length): end the response with a file"},
     {"abort", exchange_abort, METH_NOARGS, "abort(): close the connection"},
     {nullptr, nullptr, 0, nullptr}};
 

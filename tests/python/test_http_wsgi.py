@@ -281,6 +281,23 @@ def test_file_wrapper_streams_the_file_and_closes_it(server, tmp_path):
     assert wait_closed(server, "file_wrapper")
 
 
+def test_file_wrapper_around_a_real_file_uses_sendfile(server, tmp_path):
+    data = bytes(range(256)) * 8192  # 2 MiB: more than one socket buffer
+    path = tmp_path / "real.bin"
+    path.write_bytes(data)
+    with server.connect() as sock:
+        reader = Reader(sock)
+        sock.sendall(request_bytes("GET", f"/real_file?{path}")
+                     + request_bytes("GET", f"/real_file?{path}:1000")
+                     + request_bytes("HEAD", f"/real_file?{path}"))
+        whole = reader.response()
+        assert whole.body == data and whole.header("Content-Length") == str(len(data))
+        assert reader.response().body == data[1000:]  # from the file's position
+        head = reader.response("HEAD")
+        assert head.header("Content-Length") == str(len(data)) and head.body == b""
+    assert wait_closed(server, "real_file")
+
+
 def test_close_is_called_when_the_client_disconnects_mid_response(server):
     sock = server.connect()
     sock.sendall(request_bytes("GET", "/endless?gone"))

@@ -436,6 +436,69 @@ void Connection::do_send(const std::shared_ptr<ExchangeState>& ex,
   flush();
 }
 
+void Connection::send_file(std::shared_ptr<ExchangeState> ex, ResponseHead head,
+                           std::shared_ptr<FileSegment> file, SendCallback done) {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), ex = std::move(ex),
+                                          head = std::move(head), file = std::move(file),
+                                          done = std::move(done)]() mutable {
+    if (self->closed_ || ex->failed || ex->finished || ex->head_queued) {
+      call_safely(done, false);
+      return;
+    }
+    std::string problem = check_response_head(head);
+    if (!problem.empty()) {
+      core::log_error("http: refused an invalid response head: ", problem);
+      self->fail_request(ex, 500, "Internal Server Error");
+      call_safely(done, false);
+      return;
+    }
+    self->queue_head(*ex, head);
+    self->queue_file(*ex, std::move(file), std::move(done));
+    if (ex->request_timer) ex->request_timer->cancel();
+    self->flush();
+  });
+}
+
+// Queues the file as the rest of the body, framed like frame_body() frames bytes, and marks
+// the response finished. `done` rides on the last queued piece.
+void Connection::queue_file(ExchangeState& ex, std::shared_ptr<FileSegment> file,
+                            SendCallback done) {
+  using Framing = ExchangeState::Framing;
+  std::uint64_t length = file ? file->remaining : 0;
+  switch (ex.framing) {
+    case Framing::none:
+      ex.out.push_back({"", std::move(done), nullptr});
+      break;
+    case Framing::fixed:
+      if (length > ex.remaining) length = ex.remaining;
+      ex.remaining -= length;
+      ex.body_bytes += length;
+      if (ex.remaining > 0) ex.close_after = true;  // shorter than its Content-Length
+      file->remaining = length;
+      ex.out.push_back({"", nullptr, length ? std::move(file) : nullptr});
+      ex.out.push_back({"", std::move(done), nullptr});
+      break;
+    case Framing::chunked: {
+      ex.body_bytes += length;
+      char size[24];
+      int n = std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(length));
+      if (length) {
+        ex.out.push_back({std::string(size, static_cast<std::size_t>(n)), nullptr, std::move(file)});
+        ex.out.push_back({"\r\n0\r\n\r\n", std::move(done), nullptr});
+      } else {
+        ex.out.push_back({"0\r\n\r\n", std::move(done), nullptr});
+      }
+      break;
+    }
+    case Framing::until_close:
+      ex.body_bytes += length;
+      ex.out.push_back({"", nullptr, length ? std::move(file) : nullptr});
+      ex.out.push_back({"", std::move(done), nullptr});
+      break;
+  }
+  ex.finished = true;
+}
+
 void Connection::queue_head(ExchangeState& ex, const ResponseHead& head) {
   ex.head_queued = true;
   ex.status = head.status;
@@ -590,14 +653,12 @@ void Connection::serve_static(const std::shared_ptr<ExchangeState>& ex,
                               const StaticMount& mount) {
   StaticResponse response = answer_static(mount, ex->head);
   queue_head(*ex, response.head);
-  bool whole_in_body = response.file == nullptr;
-  ex->out.push_back({frame_body(*ex, std::move(response.body), whole_in_body), nullptr, nullptr});
-  if (!whole_in_body && ex->framing == ExchangeState::Framing::fixed) {
-    ex->remaining -= response.file->remaining;
-    ex->body_bytes += response.file->remaining;
-    ex->out.push_back({"", nullptr, std::move(response.file)});
-  }  // else HEAD: no body
-  ex->finished = true;
+  if (response.file) {
+    queue_file(*ex, std::move(response.file), nullptr);
+  } else {
+    ex->out.push_back({frame_body(*ex, std::move(response.body), true), nullptr, nullptr});
+    ex->finished = true;
+  }
   flush();
 }
 

@@ -79,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_body(std::shared_ptr<ExchangeState> ex, std::size_t max, BodyCallback done);
   void send(std::shared_ptr<ExchangeState> ex, std::optional<ResponseHead> head, std::string body,
             bool last, SendCallback done);
+  void send_file(std::shared_ptr<ExchangeState> ex, ResponseHead head,
+                 std::shared_ptr<FileSegment> file, SendCallback done);
   void abort(std::shared_ptr<ExchangeState> ex);
   void released(std::shared_ptr<ExchangeState> ex);
 
@@ -97,6 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_send(const std::shared_ptr<ExchangeState>& ex, std::optional<ResponseHead> head,
                std::string body, bool last, SendCallback done);
   void queue_head(ExchangeState& ex, const ResponseHead& head);
+  void queue_file(ExchangeState& ex, std::shared_ptr<FileSegment> file, SendCallback done);
   std::string frame_body(ExchangeState& ex, std::string body, bool last);
   void fail_request(const std::shared_ptr<ExchangeState>& ex, int status,
                     const std::string& reason);

@@ -216,6 +216,24 @@ def file_wrapper(environ, start_response):
     return environ["wsgi.file_wrapper"](Tracked(), 1000)
 
 
+def real_file(environ, start_response):
+    """A FileWrapper around a real file (sendfile), opened after skipping `skip` bytes."""
+    path, _, skip = _query(environ).partition(":")
+    handle = open(path, "rb")
+    handle.seek(int(skip or 0))
+    headers = [("Content-Type", "application/octet-stream")]
+    start_response("200 OK", headers)
+    original_close = handle.close
+
+    def close():
+        closed.append("real_file")
+        original_close()
+
+    wrapper = environ["wsgi.file_wrapper"](handle)
+    wrapper.close = close
+    return wrapper
+
+
 def head_body(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "11")])
     return [b"hello world"]
@@ -260,7 +278,7 @@ ROUTES = {
     "/inject_header": inject_header, "/bad_status": bad_status, "/str_body": str_body,
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
-    "/pid": pid,
+    "/pid": pid, "/real_file": real_file,
 }
 
 
