@@ -179,6 +179,11 @@ def test_list_bodies_get_a_content_length_and_iterators_are_chunked(server):
     assert response.header("Transfer-Encoding") == "chunked" and response.body == b"ab"
 
 
+def test_start_response_may_come_from_the_first_iteration(server):
+    response = exchange(server, "GET", "/lazy_start")
+    assert (response.status, response.body) == (201, b"lazy")
+
+
 def test_head_sends_no_body(server):
     with server.connect() as sock:
         sock.sendall(request_bytes("HEAD", "/head_body") + request_bytes("GET", "/head_body"))

@@ -234,6 +234,15 @@ def real_file(environ, start_response):
     return wrapper
 
 
+def lazy_start(environ, start_response):
+    """A generator that calls start_response only when first iterated (allowed by PEP 3333)."""
+    def body():
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        yield b""
+        yield b"lazy"
+    return body()
+
+
 def head_body(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "11")])
     return [b"hello world"]
@@ -278,7 +287,7 @@ ROUTES = {
     "/inject_header": inject_header, "/bad_status": bad_status, "/str_body": str_body,
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
-    "/pid": pid, "/real_file": real_file,
+    "/pid": pid, "/real_file": real_file, "/lazy_start": lazy_start,
 }
 
 
