@@ -156,3 +156,19 @@ def test_forwarded_headers_only_from_trusted_proxies(puff_bin, project):
     result = project.run("runserver", "--wsgi", "x:y", "--trusted-proxy", "proxy.local")
     assert result.returncode == 2
     assert "--trusted-proxy: \"proxy.local\" is not an IP address or CIDR range" in result.stderr
+
+
+def test_a_request_arriving_during_the_stop_is_still_answered(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi",
+                       "wsgi_apps.apps:app") as server:
+        sock = server.connect()
+        sock.sendall(b"GET /env/late HTTP/1.1\r\nHost: x\r\n")  # half a head
+        exchange(server, "GET", "/pid")  # by now the half head is read or in the socket buffer
+        server.signal(signal.SIGTERM)
+        assert server.wait_for_log("stopping: no new connections")
+        sock.sendall(b"\r\n")
+        response = Reader(sock).response()
+        assert response.status == 200 and response.header("Connection") == "close"
+        assert b'"PATH_INFO": "/env/late"' in response.body
+        sock.close()
+        assert server.wait() == 0

@@ -97,8 +97,19 @@ void Connection::start() {
 
 void Connection::begin_shutdown() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_) return;
+    boost::system::error_code ec;
+    bool idle = self->exchanges_.empty() && !self->reading_body_of_;
+    bool arriving = self->head_started_ || self->buffer_.size() > 0 ||
+                    self->socket_.available(ec) > 0;
+    if (idle && arriving && self->accepting_requests_) {
+      // A request is on its way: answer it (with Connection: close), then close; closing
+      // now would lose it. header_timeout still bounds a client that never finishes it.
+      self->stop_after_next_ = true;
+      return;
+    }
     self->accepting_requests_ = false;
-    if (self->exchanges_.empty() && !self->reading_body_of_) self->close_now();
+    if (idle) self->close_now();
   });
 }
 
@@ -186,7 +197,7 @@ void Connection::dispatch_head() {
   head.peer = peer_;
   ex->keep_alive = parser_->keep_alive();
   ex->head_request = head.method == "HEAD";
-  if (!ex->keep_alive) accepting_requests_ = false;
+  if (!ex->keep_alive || stop_after_next_) accepting_requests_ = false;
   first_request_ = false;
   head_started_ = false;
   cancel_read_timer();

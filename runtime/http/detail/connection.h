@@ -132,6 +132,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool socket_read_pending_ = false;
   bool read_eof_ = false;
   bool accepting_requests_ = true;
+  bool stop_after_next_ = false;  // shutting down: answer the request arriving, then close
   std::deque<std::shared_ptr<ExchangeState>> exchanges_;  // front: the response being written
 
   bool writing_ = false;
