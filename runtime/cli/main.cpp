@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/python_runner.h"
+#include "cli/runserver_command.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -29,7 +30,8 @@ bool takes_value(const std::string& arg) {
 
 bool is_builtin_command(const std::string& word) {
   return word == "python" || word == "django" || word == "pytest" || word == "init" ||
-         word == "doctor" || word == "example-config" || word == "services";
+         word == "doctor" || word == "example-config" || word == "services" ||
+         word == "runserver";
 }
 
 // Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`
@@ -169,6 +171,9 @@ int main_checked(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"up", "down", "status"}));
 
+  RunserverFlags runserver_flags;
+  auto* runserver_cmd = add_runserver_command(app, runserver_flags);
+
   struct UserCommand {
     CLI::App* app;
     config::CommandConfig entry;
@@ -249,6 +254,7 @@ int main_checked(int argc, char** argv) {
   if (pytest_cmd->parsed()) {
     return run_pytest(context, passed_through, flags.watchdog_ms.has_value());
   }
+  if (runserver_cmd->parsed()) return run_runserver(context, runserver_flags);
   if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
   if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);
   for (auto& command : user_commands) {

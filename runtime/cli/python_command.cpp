@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "python/blocking_pool.h"
 #include "python/db_functions.h"
+#include "python/entry_point.h"
 #include "python/hub.h"
 #include "python/interpreter.h"
 #include "python/pyref.h"
@@ -72,53 +73,6 @@ int exit_code_of_task(python::TaskObject* task) {
     return python::compat::kSigintExitCode;
   }
   return 1;
-}
-
-// Imports MODULE and looks up FUNCTION (dotted attributes allowed). A missing module or
-// attribute is one line; an error raised while importing the module is the user's traceback.
-PyRef resolve_entry_point(const std::string& label, const std::string& module_name,
-                          const std::string& attribute) {
-  PyRef module = PyRef::steal(PyImport_ImportModule(module_name.c_str()));
-  if (!module) {
-    if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
-      python::SavedException error = python::SavedException::fetch();
-      PyRef missing = PyRef::steal(PyObject_GetAttrString(error.value.get(), "name"));
-      PyErr_Clear();
-      std::string missing_name =
-          missing && PyUnicode_Check(missing.get()) ? PyUnicode_AsUTF8(missing.get()) : "";
-      if (!missing_name.empty() && (module_name == missing_name ||
-                                    module_name.rfind(missing_name + ".", 0) == 0)) {
-        std::cerr << label << ": no module named '" << missing_name
-                  << "' (looked in the project directory and the virtualenv; check the name "
-                     "or install it)\n";
-        return {};
-      }
-      error.restore();
-    }
-    PyErr_Print();
-    return {};
-  }
-  PyRef object = module;
-  size_t start = 0;
-  while (start <= attribute.size()) {
-    size_t dot = attribute.find('.', start);
-    std::string part = attribute.substr(start, dot == std::string::npos ? dot : dot - start);
-    PyRef next = PyRef::steal(PyObject_GetAttrString(object.get(), part.c_str()));
-    if (!next) {
-      PyErr_Clear();
-      std::cerr << label << ": module '" << module_name << "' has no attribute '" << attribute
-                << "'\n";
-      return {};
-    }
-    object = next;
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (!PyCallable_Check(object.get())) {
-    std::cerr << label << ": '" << module_name << ":" << attribute << "' is not callable\n";
-    return {};
-  }
-  return object;
 }
 
 // The [[redis]] entries for django_puff.redis, "embedded" resolved now; an entry that cannot
@@ -185,7 +139,10 @@ int run_entry(const RunContext& context, const EntryPoint& entry) {
       watchdog.emplace(hub, context.config.runtime.watchdog_ms);
     }
     if (!install_sigterm_handler()) PyErr_Print();
-    PyRef function = resolve_entry_point(label, module_name, attribute);
+    // `prepare` runs before the hub: a slow import there (Django's) is no stall.
+    bool prepared = !entry.prepare || entry.prepare();
+    PyRef function =
+        prepared ? python::resolve_callable(label, module_name, attribute) : PyRef();
     if (function) {
       PyRef no_args = PyRef::steal(PyTuple_New(0));
       PyRef main_task = python::new_task(function.get(), no_args.get(), nullptr,

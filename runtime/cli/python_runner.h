@@ -1,6 +1,7 @@
 // Running Python entry points on the hub (`puff python`, `[[commands]]`).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct EntryPoint {
   std::string target;             // MODULE:FUNCTION
   std::vector<std::string> argv;  // sys.argv, argv[0] included
   bool watchdog = true;           // false: no stall warnings (one-shot CLI commands)
+  // Runs before the main task, with the interpreter and the hub up (GIL held); false = exit 1
+  // (it printed why). `puff runserver` loads the application here.
+  std::function<bool()> prepare;
 };
 
 // Runs the entry point as the main task; returns the process exit code.

@@ -230,4 +230,8 @@ const RedisConfig* Config::find_redis(const std::string& name) const {
   return nullptr;
 }
 
+std::string check_trusted_proxy(const std::string& address) {
+  return detail::check_proxy_address(address);
+}
+
 }  // namespace puff::config

@@ -125,6 +125,10 @@ std::string check_redis_url(const std::string& url);
 // Returns an error message or empty when valid (the CLI uses it for --bind).
 std::string check_bind(const std::string& bind);
 
+// Validates a trusted proxy: an IP address or CIDR range. "" when valid (the CLI uses it for
+// --trusted-proxy).
+std::string check_trusted_proxy(const std::string& address);
+
 // A complete, commented puff.toml showing every key with its default. Must load without error.
 const char* example_config();
 

@@ -4,15 +4,10 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/hex.h"
+
 namespace puff::redis {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Percent-decoding; false on a malformed escape.
 bool decode(const std::string& in, std::string& out) {
@@ -23,8 +18,8 @@ bool decode(const std::string& in, std::string& out) {
       continue;
     }
     if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
+    int hi = core::hex_digit_value(in[i + 1]);
+    int lo = core::hex_digit_value(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
     out += static_cast<char>(hi * 16 + lo);
     i += 2;

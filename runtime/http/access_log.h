@@ -1,0 +1,30 @@
+// Access log lines, one per finished response, written to stderr with one write(2) each (lines
+// from several IO threads never interleave). Formats: common (Apache's Common Log Format with
+// the duration added) and json (one object per line).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "http/types.h"
+
+namespace puff::http {
+
+enum class AccessLogFormat { off, common, json };
+
+// "" when `name` is valid ("common", "json", "off"), else the message.
+std::string parse_access_log_format(const std::string& name, AccessLogFormat* out);
+
+struct AccessRecord {
+  const RequestHead* request = nullptr;
+  int status = 0;
+  std::uint64_t body_bytes = 0;  // response body bytes sent
+  double duration_s = 0;         // from the request head to the last byte queued
+  std::string user_agent;
+  std::string referer;
+};
+
+std::string format_access_line(AccessLogFormat format, const AccessRecord& record);
+void write_access_line(const std::string& line);
+
+}  // namespace puff::http

@@ -1,0 +1,52 @@
+// What the listener and its connections share; outlives the Server handle while connections do.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "http/detail/connection.h"
+#include "http/exchange.h"
+#include "http/options.h"
+
+namespace puff::http::detail {
+
+using Acceptor =
+    boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol, Strand>;
+
+struct ServerState : std::enable_shared_from_this<ServerState> {
+  ServerState(boost::asio::io_context& io_context, ServerOptions server_options, Handler h)
+      : io(io_context), options(std::move(server_options)), handler(std::move(h)),
+        acceptor(boost::asio::make_strand(io_context)) {}
+
+  boost::asio::io_context& io;
+  const ServerOptions options;
+  const Handler handler;
+  Acceptor acceptor;  // strand-only
+  std::string address;
+  std::string unix_path;  // removed when the listener closes
+  bool accept_paused = false;  // acceptor strand: at max_connections
+
+  std::atomic<std::uint64_t> next_connection_id{1};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> requests_total{0};
+
+  std::mutex mutex;  // guards the members below
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+  bool shutting_down = false;
+  std::function<void()> drained;
+
+  void accept_next();            // acceptor strand
+  void close_listener();         // acceptor strand
+  void connection_closed(std::uint64_t id);  // any thread
+};
+
+}  // namespace puff::http::detail

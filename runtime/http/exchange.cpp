@@ -1,0 +1,31 @@
+#include "http/exchange.h"
+
+#include "http/detail/connection.h"
+
+namespace puff::http {
+
+Exchange::Exchange(std::shared_ptr<detail::Connection> connection,
+                   std::shared_ptr<detail::ExchangeState> state)
+    : connection_(std::move(connection)), state_(std::move(state)) {}
+
+Exchange::~Exchange() { connection_->released(std::move(state_)); }
+
+const RequestHead& Exchange::request() const { return state_->head; }
+
+void Exchange::read_body(std::size_t max_bytes, BodyCallback done) {
+  connection_->read_body(state_, max_bytes, std::move(done));
+}
+
+void Exchange::send(std::optional<ResponseHead> head, std::string body, bool last,
+                    SendCallback done) {
+  connection_->send(state_, std::move(head), std::move(body), last, std::move(done));
+}
+
+void Exchange::send_file(ResponseHead head, std::shared_ptr<FileSegment> file,
+                         SendCallback done) {
+  connection_->send_file(state_, std::move(head), std::move(file), std::move(done));
+}
+
+void Exchange::abort() { connection_->abort(state_); }
+
+}  // namespace puff::http

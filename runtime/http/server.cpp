@@ -1,0 +1,204 @@
+#include "http/server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <vector>
+
+#include "core/log.h"
+#include "http/detail/server_state.h"
+#include "http/listener.h"
+
+namespace puff::http {
+namespace {
+
+namespace asio = boost::asio;
+using GenericEndpoint = asio::generic::stream_protocol::endpoint;
+
+// Numeric host and port of a socket address; false for anything but IPv4/IPv6.
+bool numeric_address(const GenericEndpoint& endpoint, std::string* host, int* port) {
+  char host_text[NI_MAXHOST];
+  char port_text[NI_MAXSERV];
+  if (endpoint.data()->sa_family != AF_INET && endpoint.data()->sa_family != AF_INET6) {
+    return false;
+  }
+  if (::getnameinfo(endpoint.data(), static_cast<socklen_t>(endpoint.size()), host_text,
+                    sizeof host_text, port_text, sizeof port_text,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return false;
+  }
+  *host = host_text;
+  *port = std::atoi(port_text);
+  return true;
+}
+
+}  // namespace
+
+namespace detail {
+
+void ServerState::accept_next() {
+  if (!acceptor.is_open()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (connections.size() >= static_cast<std::size_t>(options.max_connections)) {
+      accept_paused = true;  // connection_closed resumes
+      return;
+    }
+  }
+  acceptor.async_accept(
+      asio::make_strand(io),
+      [self = shared_from_this()](const boost::system::error_code& ec, Socket socket) {
+        if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+        if (ec) {
+          // EMFILE and friends: say so and keep accepting (after a pause, so it does not spin).
+          core::log_warning("http: accept failed: ", ec.message());
+          auto timer = std::make_shared<asio::steady_timer>(self->acceptor.get_executor(),
+                                                            std::chrono::milliseconds(100));
+          timer->async_wait([self, timer](const boost::system::error_code&) {
+            self->accept_next();
+          });
+          return;
+        }
+        Peer peer;
+        boost::system::error_code ignored;
+        GenericEndpoint remote = socket.remote_endpoint(ignored);
+        GenericEndpoint local = socket.local_endpoint(ignored);
+        if (numeric_address(remote, &peer.remote_addr, &peer.remote_port)) {
+          numeric_address(local, &peer.local_addr, &peer.local_port);
+          int one = 1;
+          ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        } else {
+          peer.unix_socket = true;
+        }
+        std::uint64_t id = self->next_connection_id.fetch_add(1);
+        auto connection =
+            std::make_shared<Connection>(std::move(socket), self, std::move(peer), id);
+        bool shutting_down;
+        {
+          std::lock_guard<std::mutex> lock(self->mutex);
+          shutting_down = self->shutting_down;
+          if (!shutting_down) self->connections.emplace(id, connection);
+        }
+        if (shutting_down) return;  // the socket closes with `connection`
+        self->connections_total.fetch_add(1, std::memory_order_relaxed);
+        connection->start();
+        self->accept_next();
+      });
+}
+
+void ServerState::close_listener() {
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  if (!unix_path.empty()) {
+    ::unlink(unix_path.c_str());
+    unix_path.clear();
+  }
+}
+
+void ServerState::connection_closed(std::uint64_t id) {
+  std::function<void()> done;
+  bool resume = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    connections.erase(id);
+    if (shutting_down && connections.empty() && drained) {
+      done = std::move(drained);
+      drained = nullptr;
+    }
+    if (!done && accept_paused && !shutting_down) {
+      accept_paused = false;
+      resume = true;
+    }
+  }
+  if (resume) {
+    asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->accept_next(); });
+  }
+  if (done) done();
+}
+
+}  // namespace detail
+
+Server::Server(asio::io_context& io, ServerOptions options, Handler handler)
+    : state_(std::make_shared<detail::ServerState>(io, std::move(options), std::move(handler))) {}
+
+Server::~Server() { close_all(); }
+
+std::string Server::start() {
+  auto& state = *state_;
+  int fd = state.options.listen_fd;
+  bool owned = fd < 0;
+  if (owned) {
+    std::string problem = open_listener(state.options.bind, state.options.backlog, &fd);
+    if (!problem.empty()) return problem;
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int family = address.ss_family;
+  boost::system::error_code ec;
+  state.acceptor.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
+                        fd, ec);
+  if (ec) {
+    if (owned) ::close(fd);
+    return "cannot listen on " + state.options.bind + ": " + ec.message();
+  }
+  state.address = listener_address(fd);
+  // The listener's owner removes a unix socket's file (a worker's supervisor does it).
+  if (owned) state.unix_path = listener_unix_path(fd);
+  asio::dispatch(state.acceptor.get_executor(), [s = state_] { s->accept_next(); });
+  return "";
+}
+
+std::string Server::address() const { return state_->address; }
+
+void Server::shutdown(std::function<void()> drained) {
+  std::vector<std::shared_ptr<detail::Connection>> open;
+  bool empty;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->shutting_down = true;
+    for (auto& [id, weak] : state_->connections) {
+      if (auto connection = weak.lock()) open.push_back(connection);
+    }
+    empty = state_->connections.empty();
+    if (!empty) state_->drained = std::move(drained);
+  }
+  asio::dispatch(state_->acceptor.get_executor(), [s = state_] { s->close_listener(); });
+  for (auto& connection : open) connection->begin_shutdown();
+  if (empty && drained) drained();
+}
+
+void Server::close_all() {
+  std::vector<std::shared_ptr<detail::Connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->shutting_down = true;
+    for (auto& [id, weak] : state_->connections) {
+      if (auto connection = weak.lock()) open.push_back(connection);
+    }
+  }
+  asio::dispatch(state_->acceptor.get_executor(), [s = state_] { s->close_listener(); });
+  for (auto& connection : open) connection->close_now_async();
+}
+
+ServerStats Server::stats() const {
+  ServerStats stats;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    stats.connections_open = state_->connections.size();
+  }
+  stats.connections_total = state_->connections_total.load();
+  stats.requests_total = state_->requests_total.load();
+  return stats;
+}
+
+}  // namespace puff::http

@@ -1,0 +1,23 @@
+// _puff_wsgi.Exchange: one HTTP request as the WSGI driver (driver.py) sees it. Owns a
+// std::shared_ptr<http::Exchange>; read() and send() park the calling greenlet (wait_native)
+// while the IO threads work. Also counts the requests in progress, for the graceful drain.
+#pragma once
+
+#include <memory>
+
+#include "http/exchange.h"
+#include "python/pyref.h"
+
+namespace puff::wsgi {
+
+// Adds the Exchange type and ClientDisconnected (an OSError) to `module`; false with an
+// exception set on failure.
+bool add_exchange_type(PyObject* module);
+
+// A new Exchange object for `exchange`. GIL held.
+python::PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange);
+
+// Exchange objects alive: requests whose greenlet has not finished. Hub thread.
+int active_exchanges();
+
+}  // namespace puff::wsgi

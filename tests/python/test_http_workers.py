@@ -1,0 +1,112 @@
+"""`puff runserver --workers N`: a supervisor and N worker processes on one listening socket.
+A killed worker is replaced, SIGHUP replaces them all without dropping a request in flight,
+SIGTERM drains every worker and exits 0."""
+import json
+import os
+import signal
+import time
+
+from http_support import Reader, RunningServer, exchange, request_bytes
+
+
+def worker_pids(server, at_least, timeout=15):
+    """The pids answering /pid, sampled over new connections until `at_least` are seen."""
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(seen) < at_least:
+        seen.add(int(exchange(server, "GET", "/pid").body))
+    return seen
+
+
+def test_workers_share_the_socket_and_a_killed_one_is_replaced(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
+        assert "2 workers" in server.log()
+        pids = worker_pids(server, 2)
+        assert len(pids) == 2 and server.process.pid not in pids
+        env = json.loads(exchange(server, "GET", "/env").body)
+        assert env["wsgi.multiprocess"] is True
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        assert server.wait_for_log(
+            f"(pid {victim}) was killed by signal Killed; starting a new one")
+        new_pids = worker_pids(server, 2)
+        assert victim not in new_pids and len(new_pids) == 2
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+        assert "puff runserver: stopped" in server.log()
+        for worker in new_pids:
+            assert not os.path.exists(f"/proc/{worker}") or \
+                open(f"/proc/{worker}/stat").read().split()[2] == "Z"
+
+
+def test_sighup_reloads_without_dropping_a_request_in_flight(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
+        before = worker_pids(server, 2)
+        sock = server.connect()
+        sock.sendall(request_bytes("GET", "/slow?1"))
+        time.sleep(0.3)  # let a worker take it
+        server.signal(signal.SIGHUP)
+        response = Reader(sock).response()
+        assert (response.status, response.body) == (200, b"slow done")
+        sock.close()
+        deadline = time.monotonic() + 15
+        after = set()
+        while time.monotonic() < deadline and not (len(after) == 2 and not after & before):
+            after = worker_pids(server, 2, timeout=2)
+        assert len(after) == 2 and not after & before, (before, after)
+        assert "puff runserver: SIGHUP\n" in server.log()
+        assert "puff runserver: reloading: starting new workers" in server.log()
+
+
+def test_workers_that_fail_at_start_stop_the_supervisor(project, puff_bin):
+    project.write("flaky.py", """
+        import os
+        def app(environ, start_response):
+            pass
+        os._exit(3)  # every worker dies while importing the application
+        """)
+    result = project.run("runserver", "--bind", "127.0.0.1:0", "--wsgi", "flaky:app",
+                         "--workers", "2", timeout=60)
+    assert result.returncode == 1
+    assert "exited with code 3; starting a new one" in result.stderr
+    assert "workers keep failing as they start; stopping" in result.stderr
+
+
+def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
+    def version(text):
+        project.write("app.py", f"""
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [{text!r}.encode()]
+            """)
+
+    def served(expected, timeout=20):
+        deadline = time.monotonic() + timeout
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                body = exchange(server, "GET", "/").body
+            except OSError:
+                body = None
+            if body == expected:
+                return True
+            time.sleep(0.1)
+        raise AssertionError(f"still serving {body!r}, not {expected!r}:\n{server.log()}")
+
+    version("v1")
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "app:app", "--reload",
+                       cwd=project.path) as server:
+        assert "1 worker, reloading on changes" in server.log()
+        served(b"v1")
+        version("version two")
+        served(b"version two")
+        # Broken code: the worker cannot start; the supervisor waits for the next change.
+        project.write("app.py", "def app(:\n")
+        assert server.wait_for_log("waiting for a file change before starting worker 1 again")
+        assert "SyntaxError" in server.log()
+        version("v3")
+        served(b"v3")
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0

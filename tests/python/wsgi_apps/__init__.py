@@ -1,0 +1,1 @@
+"""Small WSGI applications served by `puff runserver` in tests/python/test_http_*.py."""
