@@ -28,5 +28,10 @@ DATABASES = {"default": {
     "PASSWORD": unquote(_db.password or ""), "HOST": _db.hostname or "", "PORT": _db.port or "",
     "CONN_MAX_AGE": int(os.environ.get("BENCH_CONN_MAX_AGE", "0")),
 }}
+if DATABASES["default"]["ENGINE"].startswith("django_puff"):
+    # Server connections per worker process: io-wait (10 ms queries) needs more than the
+    # default 10 in flight; the peers open one per thread or greenlet.
+    DATABASES["default"]["OPTIONS"] = {"pool": {"max_size": int(os.environ.get(
+        "BENCH_POOL_SIZE", "32"))}}
 CACHES = {"default": {**_CACHES[os.environ.get("BENCH_CACHE", "puff")],
                       "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")}}
