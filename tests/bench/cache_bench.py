@@ -13,14 +13,12 @@ instructions per operation (callgrind)."""
 import argparse
 import os
 import platform
-import shutil
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import harness
 import report
-from pg_bench import INSTRUCTION_RUNS, sample
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -40,19 +38,6 @@ def command(peer, workload, url, n, puff_bin, peer_python):
             return [puff_bin, "python", "cache_workloads:main", workload, peer, url, str(n)]
         return [sys.executable, "cache_workloads.py", workload, peer, url, str(n)]
     return [peer_python, "cache_workloads.py", workload, peer, url, str(n)]
-
-
-def instructions_per_op(cmd_for):
-    import re
-    counts = []
-    for n in INSTRUCTION_RUNS:
-        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd_for(n)]
-        out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600)
-        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
-        if out.returncode != 0 or not found:
-            sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-        counts.append(int(found.group(1)))
-    return (counts[1] - counts[0]) / (INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0])
 
 
 def facts(puff_bin, peer_python, url):
@@ -85,31 +70,11 @@ def main():
     info = facts(puff_bin, args.peer_python, url)
     print("bench cache:", ", ".join(f"{k} {v}" for k, v in info.items()))
 
-    samples = {case: {p: [] for p in PEERS} for case, _w, _n in CASES}
-    for round_number in range(args.rounds):
-        for case, workload, n in CASES:
-            for peer in PEERS:
-                cmd = command(peer, workload, url, n, puff_bin, args.peer_python)
-                if cmd:
-                    samples[case][peer].append(sample(cmd))
-        print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
-
-    rows = [{"case": case, "unit": "ops/s",
-             **{p: round(statistics.median(samples[case][p])) for p in PEERS
-                if samples[case][p]}}
-            for case, _w, _n in CASES]
+    def command_for(peer, workload, n):
+        return command(peer, workload, url, n, puff_bin, args.peer_python)
+    rows, samples = harness.alternating_rounds(CASES, PEERS, command_for, args.rounds, "ops/s")
     if not args.no_instructions:
-        if not shutil.which("valgrind"):
-            sys.exit("bench: valgrind is missing (apt-get install valgrind), or pass "
-                     "--no-instructions")
-        for case, workload, _n in CASES[:2]:
-            row = {"case": case + " (instructions)", "unit": "instr/op"}
-            for peer in PEERS:
-                if command(peer, workload, url, 1, puff_bin, args.peer_python):
-                    row[peer] = round(instructions_per_op(
-                        lambda n: command(peer, workload, url, n, puff_bin, args.peer_python)))
-            rows.append(row)
-            samples[row["case"]] = {p: [row[p]] for p in PEERS if p in row}
+        harness.instruction_rows(CASES[:2], PEERS, command_for, rows, samples, "instr/op")
     report.print_table(rows, PEERS, [("puff/django-redis", "puff", "django-redis"),
                                      ("puff/django", "puff", "django")])
     print("  (256 callers: puff = greenlets on the hub, 4 pipelined connections; peers = gevent"

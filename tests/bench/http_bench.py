@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import harness
 import report
 from http_servers import SERVERS, environment
 
@@ -67,10 +68,8 @@ def prepare_data(db_url, redis_url):
     import psycopg2
     conn = psycopg2.connect(db_url)
     cur = conn.cursor()
-    cur.execute("drop table if exists world; drop table if exists fortune")
-    cur.execute("create table world (id int primary key, randomnumber int not null)")
-    cur.execute("insert into world select g, (random() * 10000)::int + 1 "
-                "from generate_series(1, 10000) g")
+    harness.create_world(cur)
+    cur.execute("drop table if exists fortune")
     cur.execute("create table fortune (id int primary key, message varchar(2048) not null)")
     cur.executemany("insert into fortune values (%s, %s)", FORTUNES)
     conn.commit()

@@ -10,16 +10,13 @@ Rounds alternate the drivers; the table shows medians of queries per second. The
 are also counted in CPU instructions per query (valgrind's callgrind, all user-space code of the
 client process: the figure that stays put on a shared, noisy machine)."""
 import argparse
-import json
 import os
 import platform
-import re
-import shutil
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import harness
 import report
 
 HERE = Path(__file__).resolve().parent
@@ -50,40 +47,10 @@ def command(peer, workload, url, n, puff_bin, peer_python):
     return [peer_python, "pg_workloads.py", kind, peer, url, str(n)]
 
 
-def sample(cmd):
-    out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PUFF_WATCHDOG_MS": "0"})
-    if out.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    return data["ops"] / data["seconds"]
-
-
-# Queries of the two callgrind runs whose difference gives instructions per query.
-INSTRUCTION_RUNS = (200, 1200)
-
-
-def instructions_per_query(peer, workload, url, puff_bin, peer_python):
-    counts = []
-    for n in INSTRUCTION_RUNS:
-        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               *command(peer, workload, url, n, puff_bin, peer_python)]
-        out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600)
-        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
-        if out.returncode != 0 or not found:
-            sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-        counts.append(int(found.group(1)))
-    return (counts[1] - counts[0]) / (INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0])
-
-
 def create_world(url):
     import psycopg2  # the project's venv: puff's driver
     conn = psycopg2.connect(url)
-    cur = conn.cursor()
-    cur.execute("drop table if exists world")
-    cur.execute("create table world (id int primary key, randomnumber int not null)")
-    cur.execute("insert into world select g, (random() * 10000)::int + 1 "
-                "from generate_series(1, 10000) g")
+    harness.create_world(conn.cursor())
     conn.commit()
     conn.close()
 
@@ -121,31 +88,13 @@ def main():
     info = facts(puff_bin, args.peer_python, url)
     print("bench pg:", ", ".join(f"{k} {v}" for k, v in info.items()))
 
-    samples = {case: {p: [] for p in PEERS} for case, _w, _n in CASES}
-    for round_number in range(args.rounds):
-        for case, workload, n in CASES:
-            for peer in PEERS:
-                cmd = command(peer, workload, url, n, puff_bin, args.peer_python)
-                if cmd:
-                    samples[case][peer].append(sample(cmd))
-        print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
-
-    rows = [{"case": case, "unit": "queries/s",
-             **{p: round(statistics.median(samples[case][p])) for p in PEERS
-                if samples[case][p]}}
-            for case, _w, _n in CASES]
+    def command_for(peer, workload, n):
+        return command(peer, workload, url, n, puff_bin, args.peer_python)
+    rows, samples = harness.alternating_rounds(CASES, PEERS, command_for, args.rounds,
+                                               "queries/s")
     if not args.no_instructions:
-        if not shutil.which("valgrind"):
-            sys.exit("bench: valgrind is missing (apt-get install valgrind), or pass "
-                     "--no-instructions")
-        for case, workload, _n in CASES:
-            if workload.startswith("plain"):
-                rows.append({"case": case, "unit": "instr/query",
-                             **{p: round(instructions_per_query(p, workload, url, puff_bin,
-                                                                args.peer_python))
-                                for p in PEERS}})
-                samples[case + " (instructions)"] = {p: [rows[-1][p]] for p in PEERS}
-                rows[-1]["case"] += " (instructions)"
+        harness.instruction_rows([c for c in CASES if c[1].startswith("plain")], PEERS,
+                                 command_for, rows, samples, "instr/query")
     report.print_table(rows, PEERS, [("puff/psycopg2", "puff", "psycopg2"),
                                      ("puff/psycopg", "puff", "psycopg")])
     print("  (100 callers: puff = 100 greenlets on the hub; psycopg2/psycopg = 100 threads;"

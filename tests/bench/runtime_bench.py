@@ -4,7 +4,6 @@ Cases: greenlet spawn+join, hub round trips (sleep(0) with 1,000 greenlets), and
 timers with 1,000 greenlets. Rounds alternate puff, gevent, puff, gevent...; the table shows
 medians and the ratio puff/gevent (higher is better for puff). Writes a CSV and a PNG chart."""
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import harness
 import report
 
 HERE = Path(__file__).resolve().parent
@@ -21,15 +21,6 @@ CASES = [
     ("round trips (sleep 0)", "puff_round_trips", "gevent_round_trips", "switches/s"),
     ("1 ms timers", "puff_timers", "gevent_timers", "wakeups/s"),
 ]
-
-
-def run_case(command):
-    out = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PUFF_WATCHDOG_MS": "0"})
-    if out.returncode != 0:
-        sys.exit(f"bench: {' '.join(command)} failed:\n{out.stderr}")
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    return data["ops"] / data["seconds"]
 
 
 def versions(puff_bin, python):
@@ -59,8 +50,9 @@ def main():
     samples = {case: {"puff": [], "gevent": []} for case, *_ in CASES}
     for round_number in range(args.rounds):
         for case, puff_fn, gevent_fn, _unit in CASES:
-            samples[case]["puff"].append(run_case([puff_bin, "python", f"runtime_workloads:{puff_fn}"]))
-            samples[case]["gevent"].append(run_case(
+            samples[case]["puff"].append(
+                harness.sample([puff_bin, "python", f"runtime_workloads:{puff_fn}"]))
+            samples[case]["gevent"].append(harness.sample(
                 [python, "-c", f"import runtime_workloads as w; w.{gevent_fn}()"]))
         print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
 
