@@ -1,9 +1,11 @@
 """`puff runserver --workers N`: a supervisor and N worker processes on one listening socket.
 A killed worker is replaced, SIGHUP replaces them all without dropping a request in flight,
-SIGTERM drains every worker and exits 0."""
+SIGTERM drains every worker and exits 0; both also under load (6 keep-alive clients sending
+without pause: no partial response, no error status, only idle connections closed)."""
 import json
 import os
 import signal
+import threading
 import time
 
 from http_support import Reader, RunningServer, exchange, request_bytes
@@ -110,3 +112,99 @@ def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
         served(b"v3")
         server.signal(signal.SIGTERM)
         assert server.wait() == 0
+
+
+class LoadClient(threading.Thread):
+    """Keeps one keep-alive connection busy with GET /pid until told to stop. A connection the
+    server closes before any byte of a response is reopened and the request sent again (what
+    HTTP clients do with an idempotent request on a reused connection: the server never took
+    it); a partial response, a reset after response bytes or a non-200 is a failure."""
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server = server
+        self.stop = threading.Event()
+        self.answered, self.reopened, self.failures, self.pids = 0, 0, [], set()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                sock = self.server.connect(timeout=10)
+            except OSError:
+                return  # the server is gone (SIGTERM test): nothing was sent
+            with sock:
+                self._exchange_until_closed(sock)
+
+    def _exchange_until_closed(self, sock):
+        reader = Reader(sock)
+        while not self.stop.is_set():
+            try:
+                sock.sendall(request_bytes("GET", "/pid"))
+                status, _reason, headers, _raw = reader.head()
+            except (EOFError, OSError):
+                if reader.buffer:
+                    self.failures.append(f"partial response head {reader.buffer[:60]!r}")
+                else:
+                    self.reopened += 1
+                return
+            try:
+                length = dict((k.lower(), v) for k, v in headers)["content-length"]
+                body = reader.read_exact(int(length))
+            except (EOFError, OSError, KeyError) as error:
+                self.failures.append(f"response cut after its head: {error!r}")
+                return
+            if status != 200:
+                self.failures.append(f"status {status}")
+                return
+            self.answered += 1
+            self.pids.add(int(body))
+
+
+def run_load(server, clients=6):
+    load = [LoadClient(server) for _ in range(clients)]
+    for client in load:
+        client.start()
+    return load
+
+
+def stop_load(load):
+    for client in load:
+        client.stop.set()
+    for client in load:
+        client.join(30)
+    return (sum(c.answered for c in load), [f for c in load for f in c.failures],
+            set().union(*(c.pids for c in load)))
+
+
+def test_sighup_under_load_drops_nothing(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2", "--access-log", "off") as server:
+        before = worker_pids(server, 2)
+        load = run_load(server)
+        time.sleep(0.7)
+        server.signal(signal.SIGHUP)
+        assert server.wait_for_log("reloading: starting new workers", timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (
+                {p for c in load for p in c.pids} - before):
+            time.sleep(0.1)
+        time.sleep(0.5)  # keep the load on while the old workers drain
+        answered, failures, pids = stop_load(load)
+    assert not failures, failures[:5]
+    assert answered > 100 and pids - before, (answered, before, pids)
+
+
+def test_sigterm_under_load_answers_every_accepted_request(puff_bin):
+    server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                           "--workers", "2", "--access-log", "off")
+    try:
+        load = run_load(server)
+        time.sleep(0.7)
+        server.signal(signal.SIGTERM)
+        code = server.wait(30)
+        answered, failures, _pids = stop_load(load)
+    finally:
+        server.stop()
+    assert code == 0
+    assert not failures, failures[:5]
+    assert answered > 100
