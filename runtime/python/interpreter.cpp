@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/paths.h"
+#include "python/arena_cache.h"
 #include "python/compat.h"
 #include "python/greenlet_api.h"
 #include "python/puff_module.h"
@@ -100,6 +101,7 @@ Interpreter::Interpreter(const PythonEnvironment& environment,
     throw PythonStartError("cannot register the built-in puff module");
   }
   PyConfig config;
+  install_arena_cache();  // before any arena exists
   PyConfig_InitPythonConfig(&config);
   config.parse_argv = 0;  // our argv is already parsed; don't let Python interpret it
   config.install_signal_handlers = 1;
