@@ -34,38 +34,6 @@ struct Pool::Waiter {
   bool finished = false;            // served, timed out or failed (under the pool mutex)
 };
 
-// ---- Lease ---------------------------------------------------------------------------------
-
-Lease& Lease::operator=(Lease&& other) noexcept {
-  if (this != &other) {
-    release();
-    pool_ = std::move(other.pool_);
-    connection_ = std::move(other.connection_);
-  }
-  return *this;
-}
-
-Connection& Lease::connection() const {
-  if (!connection_) throw UsageError("pg::Lease used after release (it holds no connection)");
-  return *connection_;
-}
-
-void Lease::release() { return_connection(false); }
-
-void Lease::discard() { return_connection(true); }
-
-void Lease::return_connection(bool discard) {
-  if (!connection_) return;
-  auto pool = std::move(pool_);
-  auto connection = std::move(connection_);
-  try {
-    pool->give_back(std::move(connection), discard);
-  } catch (const std::exception& e) {
-    core::log_error("pg: ", discard ? "discarding" : "returning", " a connection of pool '",
-                    pool->options().name, "' failed: ", e.what());
-  }
-}
-
 // ---- Pool ----------------------------------------------------------------------------------
 
 std::shared_ptr<Pool> Pool::create(boost::asio::io_context& io, PoolOptions options) {

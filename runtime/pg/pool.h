@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "core/pool_lease.h"
 #include "pg/connection.h"
 #include "pg/error.h"
 
@@ -71,33 +72,10 @@ struct PoolStats {
 
 class Pool;
 
-// Exclusive use of one pooled connection; returns it to the pool when destroyed or released.
-class Lease {
- public:
-  Lease() = default;
-  Lease(std::shared_ptr<Pool> pool, std::shared_ptr<Connection> connection)
-      : pool_(std::move(pool)), connection_(std::move(connection)) {}
-  ~Lease() { release(); }
-  Lease(Lease&& other) noexcept = default;
-  Lease& operator=(Lease&& other) noexcept;
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-
-  explicit operator bool() const { return connection_ != nullptr; }
-  // Throws UsageError on an empty Lease.
-  Connection& connection() const;
-  Connection* operator->() const { return &connection(); }
-  // Gives the connection back now (rolled back if needed). The Lease becomes empty.
-  void release();
-  // Closes the connection instead of returning it (the pool opens another when needed).
-  void discard();
-
- private:
-  void return_connection(bool discard);
-
-  std::shared_ptr<Pool> pool_;
-  std::shared_ptr<Connection> connection_;
-};
+// Exclusive use of one pooled connection; returns it to the pool when destroyed or released
+// (rolled back if needed), or closes it when discarded.
+inline constexpr char kLeaseName[] = "pg::Lease";
+using Lease = core::PoolLease<Pool, Connection, UsageError, kLeaseName>;
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
@@ -125,7 +103,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const PoolOptions& options() const { return options_; }
 
  private:
-  friend class Lease;
+  friend Lease;
   struct Waiter;
   struct Idle {
     std::shared_ptr<Connection> connection;

@@ -44,38 +44,6 @@ struct Pool::Slot {
   boost::asio::steady_timer retry_timer;  // touched only under the pool mutex
 };
 
-// ---- Dedicated -----------------------------------------------------------------------------
-
-Dedicated& Dedicated::operator=(Dedicated&& other) noexcept {
-  if (this != &other) {
-    release();
-    pool_ = std::move(other.pool_);
-    connection_ = std::move(other.connection_);
-  }
-  return *this;
-}
-
-Connection& Dedicated::connection() const {
-  if (!connection_) throw UsageError("redis::Dedicated used after release (it holds no connection)");
-  return *connection_;
-}
-
-void Dedicated::release() { give_back(false); }
-
-void Dedicated::discard() { give_back(true); }
-
-void Dedicated::give_back(bool discard) {
-  if (!connection_) return;
-  auto pool = std::move(pool_);
-  auto connection = std::move(connection_);
-  try {
-    pool->give_back(std::move(connection), discard);
-  } catch (const std::exception& e) {
-    core::log_error("redis: returning a dedicated connection of pool '", pool->options().name,
-                    "' failed: ", e.what());
-  }
-}
-
 // ---- Pool ----------------------------------------------------------------------------------
 
 std::shared_ptr<Pool> Pool::create(boost::asio::io_context& io, PoolOptions options) {

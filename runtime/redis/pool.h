@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/pool_lease.h"
 #include "redis/commands.h"
 #include "redis/connection.h"
 #include "redis/error.h"
@@ -62,31 +63,16 @@ class Pool;
 // Exclusive use of one connection (MULTI/EXEC, WATCH, blocking commands). Returned to the pool
 // when destroyed or released; kept for the next borrower only when nothing is in flight and no
 // transaction or session change was left behind, else closed.
-class Dedicated {
- public:
-  Dedicated() = default;
-  Dedicated(std::shared_ptr<Pool> pool, std::shared_ptr<Connection> connection)
-      : pool_(std::move(pool)), connection_(std::move(connection)) {}
-  ~Dedicated() { release(); }
-  Dedicated(Dedicated&& other) noexcept = default;
-  Dedicated& operator=(Dedicated&& other) noexcept;
-  Dedicated(const Dedicated&) = delete;
-  Dedicated& operator=(const Dedicated&) = delete;
+inline constexpr char kDedicatedName[] = "redis::Dedicated";
 
-  explicit operator bool() const { return connection_ != nullptr; }
-  Connection& connection() const;  // UsageError when empty
+class Dedicated : public core::PoolLease<Pool, Connection, UsageError, kDedicatedName> {
+ public:
+  using PoolLease::PoolLease;
   // connection().execute(): pass timeout_s = 0 (or more than the command's own) for BLPOP & co.
   void execute(const std::vector<std::string_view>& args, Connection::ReplyCallback done,
                double timeout_s = Connection::kDefaultTimeout) const {
     connection().execute(args, std::move(done), timeout_s);
   }
-  void release();  // gives the connection back now; the object becomes empty
-  void discard();  // closes it instead
-
- private:
-  void give_back(bool discard);
-  std::shared_ptr<Pool> pool_;
-  std::shared_ptr<Connection> connection_;
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
@@ -123,7 +109,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const std::string& where() const { return where_; }
 
  private:
-  friend class Dedicated;
+  friend core::PoolLease<Pool, Connection, UsageError, kDedicatedName>;
   struct Slot;
   // A command (done) or batch (batch_done) held for a first connect attempt.
   struct Waiting {
