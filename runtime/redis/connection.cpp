@@ -296,6 +296,11 @@ void Connection::append_locked(const std::vector<std::string_view>& args, ReplyC
   earliest_new_deadline_ = std::min(earliest_new_deadline_, deadline);
 }
 
+bool Connection::has_unsent() const {
+  std::lock_guard lock(mutex_);
+  return !outgoing_.empty();
+}
+
 bool Connection::schedule_write_locked() {
   const bool post_write = !write_scheduled_;
   write_scheduled_ = true;

@@ -107,6 +107,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool is_open() const { return state_.load() == State::open; }
   std::size_t in_flight() const;  // commands sent or queued, reply not yet received
+  // Commands queued that no write has taken yet: a command added now leaves with them.
+  bool has_unsent() const;
   // Whether a dedicated connection can be lent to someone else: open, nothing in flight, and
   // no MULTI, WATCH or session change (SELECT, SUBSCRIBE, CLIENT REPLY, ...) left behind.
   bool reusable() const;

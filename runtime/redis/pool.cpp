@@ -261,7 +261,15 @@ bool Pool::on_some_connection(const std::function<bool(Connection&)>& attempt) {
       }
     }
     if (!connection) return false;
-    if (attempt(*connection)) return true;  // else it has just closed: try the next
+    if (attempt(*connection)) {
+      // While no write has taken this connection's queue yet, the next command joins it: one
+      // write for all of them. Once it leaves, the next command goes to the next connection.
+      if (connection->has_unsent()) {
+        std::lock_guard lock(mutex_);
+        next_slot_ = (next_slot_ + slots_.size() - 1) % slots_.size();
+      }
+      return true;
+    }  // else it has just closed: try the next
   }
   return false;
 }

@@ -1,6 +1,7 @@
 // The connections of one named [[redis]] entry, shared by everyone through automatic pipelining.
 //
-// execute() picks one of `size` connections (round robin among those up) and queues the command
+// execute() queues the command on one of `size` connections: the one whose queued commands no
+// write has taken yet, else the next up in round robin
 // on it: commands issued close together from any threads leave in one write per connection and
 // come back in order (see connection.h). Commands that would disturb other users of a shared
 // connection (MULTI, WATCH, BLPOP, SUBSCRIBE, SELECT, ...) are refused with Error::refused;
