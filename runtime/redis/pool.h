@@ -2,8 +2,9 @@
 //
 // execute() queues the command on one of `size` connections: the one whose queued commands no
 // write has taken yet, else the next up in round robin. Commands issued close together from
-// any threads leave in one write per connection and come back in order (see connection.h). Commands that would disturb other users of a shared
-// connection (MULTI, WATCH, BLPOP, SUBSCRIBE, SELECT, ...) are refused with Error::refused;
+// any threads leave in one write per connection and come back in order (see connection.h).
+// Commands that would disturb other users of a shared connection (MULTI, WATCH, BLPOP,
+// SUBSCRIBE, SELECT, ...) are refused with Error::refused;
 // dedicated() lends a connection of its own for those.
 //
 // A lost connection is reopened at once, then with exponential backoff (50 ms doubling up to
