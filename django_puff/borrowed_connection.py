@@ -36,7 +36,8 @@ class borrow_db_context(contextlib.ContextDecorator):  # noqa: N801 (used like a
             raise ValueError("borrow_db_context(): the connection is closed")
         storage = connections._connections
         self._saved = getattr(storage, self.using, None)
-        wrapper = connections.create_connection(self.using)
+        # A new wrapper, not an idle one of the engine's (whose session would be dropped).
+        wrapper = type(connections).create_connection(connections, self.using)
         # What connect() would set, minus opening a connection and resetting its session:
         # the connection and its transaction belong to the caller.
         wrapper.connection = self.conn

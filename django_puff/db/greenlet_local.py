@@ -9,17 +9,26 @@ greenlet (a thread's main greenlet stands for the thread, so threads stay separa
 
 import greenlet
 
+# The entry of a greenlet's storage that holds its on_greenlet_done hook (not a name of
+# Django's: aliases are identifiers).
+DONE_HOOK_KEY = "__puff_greenlet_done__"
+
 
 class GreenletLocal:
-    def __init__(self):
+    def __init__(self, on_greenlet_done=None):
         # Kept as an attribute of the greenlet itself: found in one lookup, gone with it.
         object.__setattr__(self, "_slot", "_puff_local_%x" % id(self))
+        # on_greenlet_done(greenlet, data) -> an object the greenlet's storage keeps (a
+        # weakref with a callback); only for greenlets that end (not a thread's main one).
+        object.__setattr__(self, "_on_done", on_greenlet_done)
 
     def _namespace(self, create):
         me = greenlet.getcurrent()
         data = getattr(me, self._slot, None)
         if data is None and create:
             data = {}
+            if self._on_done is not None and me.parent is not None:
+                data[DONE_HOOK_KEY] = self._on_done(me, data)
             setattr(me, self._slot, data)
         return data
 
@@ -40,6 +49,15 @@ class GreenletLocal:
 
 
 def install(handler):
-    """Give a Django ConnectionHandler per-greenlet storage (idempotent)."""
-    if not isinstance(handler._connections, GreenletLocal):
-        handler._connections = GreenletLocal()
+    """Give a Django ConnectionHandler per-greenlet storage (idempotent); a greenlet's clean
+    pooled connections go to the next greenlet that needs one (idle_connections.py)."""
+    if isinstance(handler._connections, GreenletLocal):
+        return
+    from django_puff.db import idle_connections
+
+    handler._connections = GreenletLocal(on_greenlet_done=idle_connections.keep_when_done)
+    fresh = handler.create_connection
+
+    def create_connection(alias):
+        return idle_connections.take(alias) or fresh(alias)
+    handler.create_connection = create_connection

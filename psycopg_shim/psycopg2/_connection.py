@@ -226,6 +226,13 @@ class connection:
                 pass  # a broken connection: the pool drops it
         self._pq.release()
 
+    def _holds_nothing(self):
+        """A pooled session between transactions: open, no server connection borrowed, no
+        transaction or named cursor of its own (what lets the engine hand it on)."""
+        return self._pooled and not self._closed and self._pq is not None and \
+            not self._pq.leased and self._status == STATUS_READY and \
+            not self._held_cursors and not self._entered
+
     def _begin_if_needed(self):
         if self._status != STATUS_READY or (self._autocommit and not self._entered):
             return

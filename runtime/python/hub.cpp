@@ -159,6 +159,13 @@ void Hub::resume(Runnable& runnable) {
                                     : greenlet::switch_to(g);
   busy_since_ns_.store(0, std::memory_order_relaxed);
   current_task_ = nullptr;
+  // A finished task lets go of its dead greenlet now, not when the Task object goes (a caller
+  // may keep that for long): what the greenlet kept, its Django connections first, is freed or
+  // handed on (django_puff/db/idle_connections.py) as soon as the task ends.
+  TaskObject* task = runnable.task ? as_task(runnable.task.get()) : nullptr;
+  if (task && task->finished && task->greenlet == g && greenlet::is_dead(g)) {
+    Py_CLEAR(task->greenlet);
+  }
   if (!result) {
     // A task's entry point catches everything, so this is a greenlet the user created with
     // the hub as parent dying with an error: report it, keep serving the others.

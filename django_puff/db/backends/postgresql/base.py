@@ -9,6 +9,7 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
+from django_puff.db import idle_connections
 from django_puff.db.backends.postgresql import pool_settings
 
 
@@ -70,6 +71,15 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
     def pool(self):
         # Django's own pool property is psycopg 3's (psycopg_pool); ours lives in the driver.
         return None
+
+    def connect(self):
+        super().connect()
+        # A pooled connection borrows a server connection per transaction, whose age the pool
+        # manages: CONN_MAX_AGE has nothing left to close. Kept open, it can also go to the
+        # next greenlet when its own ends (idle_connections.py).
+        if self.connection._pooled:
+            self.close_at = None
+            idle_connections.connected(self)
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
