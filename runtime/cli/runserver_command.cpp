@@ -81,6 +81,8 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
        {whole("--workers", flags.workers, 1, 256, http.workers),
         whole("--max-connections", flags.max_connections, 1, 1000000, http.max_connections),
         whole("--pipeline-depth", flags.pipeline_depth, 1, 1024, http.pipeline_depth),
+        whole("--max-active-requests", flags.max_active_requests, 0, 1000000,
+              http.max_active_requests),
         whole("--max-header-bytes", flags.max_header_bytes, std::int64_t{1024},
               std::int64_t{16 << 20}, http.max_header_bytes),
         whole("--max-body-bytes", flags.max_body_bytes, std::int64_t{1}, std::int64_t{1} << 40,
@@ -117,6 +119,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
   command->add_option("--max-connections", flags.max_connections, "open connections at most");
   command->add_option("--pipeline-depth", flags.pipeline_depth,
                       "pipelined requests of one connection in flight at once");
+  command->add_option("--max-active-requests", flags.max_active_requests,
+                      "requests running at once per worker; the rest wait (0: no limit)");
   command->add_option("--max-header-bytes", flags.max_header_bytes,
                       "request line + headers at most (else 431)");
   command->add_option("--max-body-bytes", flags.max_body_bytes,

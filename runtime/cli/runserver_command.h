@@ -22,6 +22,7 @@ struct RunserverFlags {
   std::vector<std::string> trusted_proxies;  // replaces [http] trusted_proxies
   std::optional<int> max_connections;
   std::optional<int> pipeline_depth;
+  std::optional<int> max_active_requests;
   std::optional<std::int64_t> max_header_bytes;
   std::optional<std::int64_t> max_body_bytes;
   std::optional<double> header_timeout;

@@ -71,6 +71,9 @@ struct HttpConfig {
   double graceful_timeout_s = 30.0;     // SIGTERM / SIGHUP drain limit
   int max_connections = 10000;
   int pipeline_depth = 16;
+  // Request greenlets running at once per worker; more requests wait, parsed, until one ends
+  // (0: no limit). Past the database pool's size, more only queue for it at a higher cost.
+  int max_active_requests = 64;
   std::string access_log = "common";    // common | json | off
   std::vector<std::string> trusted_proxies;  // addresses whose X-Forwarded-* headers are trusted
 };

@@ -23,10 +23,11 @@ constexpr std::array<std::string_view, 9> kTopKeys = {
     "postgres", "redis", "commands"};
 constexpr std::array<std::string_view, 4> kRuntimeKeys = {"io_threads", "blocking_threads",
                                                           "watchdog_ms", "log_level"};
-constexpr std::array<std::string_view, 15> kHttpKeys = {
+constexpr std::array<std::string_view, 16> kHttpKeys = {
     "bind", "workers", "reload", "static", "max_header_bytes", "max_body_bytes",
     "request_timeout", "keepalive_timeout", "idle_timeout", "header_timeout",
-    "graceful_timeout", "max_connections", "pipeline_depth", "access_log", "trusted_proxies"};
+    "graceful_timeout", "max_connections", "pipeline_depth",
+    "max_active_requests", "access_log", "trusted_proxies"};
 constexpr std::array<std::string_view, 1> kServicesKeys = {"dir"};
 
 std::string check_not_empty(const std::string& text) {
@@ -99,6 +100,7 @@ void read_http(const std::string& file, const toml::table& table, const std::str
   reader.read_seconds("graceful_timeout", http.graceful_timeout_s, true);  // 0: no drain
   reader.read_int("max_connections", http.max_connections, {1, 1000000});
   reader.read_int("pipeline_depth", http.pipeline_depth, {1, 1024});
+  reader.read_int("max_active_requests", http.max_active_requests, {0, 1000000});
   reader.read_choice("access_log", http.access_log, detail::kAccessLogFormats);
   std::vector<LineString> proxies;
   if (reader.read_strings("trusted_proxies", proxies)) {

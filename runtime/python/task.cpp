@@ -49,6 +49,11 @@ void finish(TaskObject* task, PyObject* result, PyObject* exception) {
     task->exception_retrieved = true;  // killed on purpose, not a failure to report
   }
   notify_joiners(task);
+  if (task->on_finished) {
+    std::unique_ptr<std::function<void()>> callback(task->on_finished);
+    task->on_finished = nullptr;
+    (*callback)();
+  }
   if (Hub* hub = Hub::instance()) {
     hub->task_finished(reinterpret_cast<PyObject*>(task), exception);
   }
@@ -270,6 +275,7 @@ void task_dealloc(PyObject* self) {
   Py_CLEAR(task->name);
   delete task->joining_greenlets;
   delete task->joining_threads;
+  delete task->on_finished;
   Py_TYPE(self)->tp_free(self);
 }
 
@@ -341,6 +347,7 @@ PyRef new_task(PyObject* function, PyObject* args, PyObject* kwargs, bool fresh_
   task->exception_retrieved = false;
   task->joining_greenlets = new std::vector<ParkId>();
   task->joining_threads = new std::vector<std::shared_ptr<ThreadSignal>>();
+  task->on_finished = nullptr;
   PyObject_GC_Track(task);
   return PyRef::steal(reinterpret_cast<PyObject*>(task));
 }
@@ -349,6 +356,11 @@ PyRef task_entry_point(TaskObject* task) {
   // A C function bound to the task directly: cheaper than looking up the `_run` method.
   static PyMethodDef run_def = {"_run", task_run, METH_NOARGS, nullptr};
   return PyRef::steal(PyCFunction_New(&run_def, reinterpret_cast<PyObject*>(task)));
+}
+
+void set_on_finished(TaskObject* task, std::function<void()> callback) {
+  delete task->on_finished;
+  task->on_finished = new std::function<void()>(std::move(callback));
 }
 
 void finish_unstarted_task(TaskObject* task, PyObject* exception) {

@@ -1,6 +1,7 @@
 // puff.Task: the handle returned by puff.spawn(). One Task is one greenlet on the hub.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct TaskObject {
   bool exception_retrieved;  // someone looked at the exception: don't report it at dealloc
   std::vector<ParkId>* joining_greenlets;                    // parked in join()
   std::vector<std::shared_ptr<ThreadSignal>>* joining_threads;  // blocked in join()
+  std::function<void()>* on_finished;  // owned or nullptr; called once when the task ends
 };
 
 // Adds the Task type to `module`; false with an exception set on failure.
@@ -36,6 +38,9 @@ bool is_task(PyObject* object);
 PyRef new_task(PyObject* function, PyObject* args, PyObject* kwargs, bool fresh_context);
 // The callable the task's greenlet runs (a bound method); nullptr with an exception set.
 PyRef task_entry_point(TaskObject* task);
+// Runs `callback` on the hub thread when `task` ends (also killed before it started), in the
+// task's greenlet just after its joiners are woken; the callback must not throw or wait.
+void set_on_finished(TaskObject* task, std::function<void()> callback);
 // Marks a task that never started as finished with `exception` (it was killed before running).
 void finish_unstarted_task(TaskObject* task, PyObject* exception);
 

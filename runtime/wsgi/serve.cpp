@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <atomic>
+#include <deque>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -25,13 +26,33 @@ using python::PyRef;
 // What the IO threads' handler needs to start a request on the hub. The references are
 // dropped by close() on the hub thread (GIL held); after that, requests still queued for the
 // hub are answered by http::Exchange's destructor (500) instead of running.
-struct Dispatch {
+struct Dispatch : std::enable_shared_from_this<Dispatch> {
   Hub* hub;
   PyRef app, run, base_environ;
   bool closed = false;  // hub thread only
+  std::size_t max_active = 0;  // 0: no limit
+  std::size_t active = 0;      // request tasks started and not finished
+  std::deque<std::shared_ptr<http::Exchange>> waiting;  // parsed, waiting for a free slot
 
   void start_request(std::shared_ptr<http::Exchange> exchange) {
     if (closed) return;
+    if (max_active && active >= max_active) {
+      waiting.push_back(std::move(exchange));
+      return;
+    }
+    launch(std::move(exchange));
+  }
+
+  void request_done() {
+    --active;
+    while (!closed && !waiting.empty() && (!max_active || active < max_active)) {
+      std::shared_ptr<http::Exchange> next = std::move(waiting.front());
+      waiting.pop_front();
+      launch(std::move(next));
+    }
+  }
+
+  void launch(std::shared_ptr<http::Exchange> exchange) {
     PyRef exchange_object = new_exchange_object(std::move(exchange));
     PyRef args = exchange_object ? PyRef::steal(PyTuple_Pack(3, app.get(), exchange_object.get(),
                                                              base_environ.get()))
@@ -43,11 +64,15 @@ struct Dispatch {
       PyErr_Print();
       return;
     }
+    ++active;
+    python::set_on_finished(python::as_task(task.get()),
+                            [self = shared_from_this()] { self->request_done(); });
     hub->start_task(task.get());
   }
 
   void close() {
     closed = true;
+    waiting.clear();
     app.reset();
     run.reset();
     base_environ.reset();
@@ -128,6 +153,7 @@ PyObject* serve(PyObject*, PyObject*) {
   dispatch->app = std::move(ready.app);
   dispatch->run = std::move(ready.run);
   dispatch->base_environ = std::move(ready.base_environ);
+  dispatch->max_active = static_cast<std::size_t>(config.http.max_active_requests);
   http::Server server(hub->io().context(), options_of(config.http),
                       [dispatch](std::shared_ptr<http::Exchange> exchange) {
                         dispatch->hub->call_soon_threadsafe(

@@ -1,9 +1,12 @@
 """`puff runserver` as a command: finding the application, one-line errors and exit codes,
 unix sockets, and the graceful stop on SIGTERM/SIGINT."""
+import concurrent.futures
+import json
 import os
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -63,6 +66,8 @@ def test_no_application_configured_is_a_usage_error(project):
     (["--access-log", "fancy", "--wsgi", "x:y"], "--access-log: must be one of common, json"),
     (["--header-timeout", "0", "--wsgi", "x:y"], "--header-timeout: must be a number of seconds"),
     (["--max-body-bytes", "0", "--wsgi", "x:y"], "--max-body-bytes: must be 1.."),
+    (["--max-active-requests", "-1", "--wsgi", "x:y"],
+     "--max-active-requests: must be 0..1000000, got -1"),
 ])
 def test_bad_flags_exit_2_with_one_line(project, args, message):
     result = run(project, *args)
@@ -172,3 +177,43 @@ def test_a_request_arriving_during_the_stop_is_still_answered(puff_bin):
         assert b'"PATH_INFO": "/env/late"' in response.body
         sock.close()
         assert server.wait() == 0
+
+
+
+def concurrent_active_requests(server, count, seconds):
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        bodies = list(pool.map(lambda _: exchange(server, "GET", f"/active?{seconds}").body,
+                               range(count)))
+    elapsed = time.monotonic() - started
+    return bodies, elapsed, json.loads(exchange(server, "GET", "/stats").body)["peak_running"]
+
+
+def test_max_active_requests_queues_the_rest_and_serves_them_all(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-active-requests", "3") as server:
+        bodies, elapsed, peak = concurrent_active_requests(server, 12, 0.2)
+        assert bodies == [b"active done"] * 12
+        assert peak == 3
+        assert elapsed >= 0.75  # four turns of 0.2 s: the others waited
+
+
+def test_a_queued_request_still_gets_its_answer_at_the_request_timeout(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-active-requests", "1", "--request-timeout", "0.5") as server:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            running = pool.submit(exchange, server, "GET", "/active?1.5")
+            time.sleep(0.2)
+            queued = pool.submit(exchange, server, "GET", "/env")
+            assert queued.result().status == 503
+            assert running.result().status == 503  # its response had not begun after 0.5 s
+        time.sleep(1.0)  # the application's own request ends (1.5 s), its slot frees
+        assert exchange(server, "GET", "/env").status == 200
+
+
+def test_max_active_requests_0_is_no_limit(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-active-requests", "0") as server:
+        bodies, elapsed, peak = concurrent_active_requests(server, 100, 0.3)
+        assert bodies == [b"active done"] * 100
+        assert peak == 100

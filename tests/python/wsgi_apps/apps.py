@@ -10,6 +10,7 @@ import puff
 closed = []        # names passed to TrackedBody, appended when close() is called
 released = set()   # names /release?NAME has set
 arrivals = {}      # barrier name -> requests arrived
+running = {"now": 0, "peak": 0}  # /active requests running at once, and the most seen
 request_var = contextvars.ContextVar("request_var", default=None)
 
 
@@ -127,7 +128,8 @@ def endless(environ, start_response):
 
 
 def stats(environ, start_response):
-    return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals}),
+    return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals,
+                                                "peak_running": running["peak"]}),
                     content_type="application/json")
 
 
@@ -254,6 +256,17 @@ def slow(environ, start_response):
     return _respond(start_response, "slow done")
 
 
+def active(environ, start_response):
+    """Counts the requests running at once (the peak is in /stats) for ?SECONDS."""
+    running["now"] += 1
+    running["peak"] = max(running["peak"], running["now"])
+    try:
+        puff.sleep(float(_query(environ) or "0.1"))
+    finally:
+        running["now"] -= 1
+    return _respond(start_response, "active done")
+
+
 def barrier(environ, start_response):
     """Each request waits until `count` requests have arrived: only concurrent requests pass."""
     name, _, count = _query(environ).partition(":")
@@ -287,7 +300,7 @@ ROUTES = {
     "/inject_header": inject_header, "/bad_status": bad_status, "/str_body": str_body,
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
-    "/pid": pid, "/real_file": real_file, "/lazy_start": lazy_start,
+    "/pid": pid, "/active": active, "/real_file": real_file, "/lazy_start": lazy_start,
 }
 
 
