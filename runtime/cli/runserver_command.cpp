@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "cli/runserver_workers.h"
 #include "config/config.h"
@@ -159,6 +161,13 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
                            "wsgi = \"mysite.wsgi.application\" in puff.toml, or set "
                            "django_settings / DJANGO_SETTINGS_MODULE\n";
     return 2;
+  }
+  if (config.http.workers > 1 && config.runtime.io_threads == 0) {
+    // "One per core" is per process: N workers would start N IO threads per core, and the
+    // hand-offs between a worker's hub and its IO threads would wait for a core more often
+    // (2 workers on 2 cores: json 7.7k -> 8.2-8.5k req/s, db 2.35k -> 2.5k). Split the cores.
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    config.runtime.io_threads = static_cast<int>(std::max(1u, cores / config.http.workers));
   }
   RunContext run_context{config, context.python};
   auto serve = [&](int listen_fd, int worker) {
