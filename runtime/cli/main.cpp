@@ -124,7 +124,7 @@ int main_checked(int argc, char** argv) {
                  "puff.toml to read (default: ./puff.toml if present, or $PUFF_CONFIG)");
   app.add_option("--python-home", flags.python_home,
                  "virtualenv to run in (default: the one puff is installed in, or $VIRTUAL_ENV)");
-  app.add_option("--io-threads", flags.io_threads, "IO threads (0 = one per core)");
+  app.add_option("--io-threads", flags.io_threads, "IO threads (0 = one per core but the hub's, at least 1)");
   app.add_option("--blocking-threads", flags.blocking_threads,
                  "size of the @puff.blocking thread pool");
   app.add_option("--watchdog-ms", flags.watchdog_ms,

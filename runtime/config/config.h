@@ -46,7 +46,7 @@ struct RedisConfig {
 };
 
 struct RuntimeConfig {
-  int io_threads = 0;                  // 0 = number of cores
+  int io_threads = 0;                  // 0 = cores - 1 (the hub has one), at least 1
   int blocking_threads = 16;           // bounded pool behind @puff.blocking / run_blocking
   int watchdog_ms = 200;               // hub stall warning threshold; 0 disables the watchdog
   std::string log_level = "info";      // debug | info | warning | error

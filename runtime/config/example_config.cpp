@@ -21,7 +21,7 @@ project_dir = "."
 # wsgi = "mysite.wsgi.application"
 
 [runtime]
-io_threads = 0          # I/O threads; 0 = one per CPU core (0..256)
+io_threads = 0          # I/O threads; 0 = one per core but the hub's, at least 1 (0..256)
 blocking_threads = 16   # pool behind @puff.blocking and run_blocking (1..1024)
 watchdog_ms = 200       # warn when the hub stalls this long; 0 disables the watchdog
 log_level = "info"      # debug | info | warning | error

@@ -11,7 +11,7 @@ namespace puff::core {
 
 class IoThreads {
  public:
-  // `count` 0 means one per core.
+  // `count` 0 means one per core but one (the hub thread's), at least 1.
   explicit IoThreads(int count);
   ~IoThreads();
   IoThreads(const IoThreads&) = delete;
