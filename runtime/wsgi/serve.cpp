@@ -5,8 +5,8 @@
 #include <optional>
 
 #include <atomic>
-#include <deque>
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <memory>
 

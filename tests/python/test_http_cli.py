@@ -189,13 +189,18 @@ def concurrent_active_requests(server, count, seconds):
     return bodies, elapsed, json.loads(exchange(server, "GET", "/stats").body)["peak_running"]
 
 
-def test_max_active_requests_queues_the_rest_and_serves_them_all(puff_bin):
+@pytest.mark.parametrize("limit, count, seconds, peak, turns", [
+    ("3", 12, 0.2, 3, 4),  # the others waited their turn
+    ("0", 100, 0.3, 100, 1),  # no limit: all at once
+])
+def test_max_active_requests_bounds_the_running_requests_and_serves_them_all(
+        puff_bin, limit, count, seconds, peak, turns):
     with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                       "--max-active-requests", "3") as server:
-        bodies, elapsed, peak = concurrent_active_requests(server, 12, 0.2)
-        assert bodies == [b"active done"] * 12
-        assert peak == 3
-        assert elapsed >= 0.75  # four turns of 0.2 s: the others waited
+                       "--max-active-requests", limit) as server:
+        bodies, elapsed, seen = concurrent_active_requests(server, count, seconds)
+        assert bodies == [b"active done"] * count
+        assert seen == peak
+        assert elapsed >= turns * seconds - 0.05
 
 
 def test_a_queued_request_still_gets_its_answer_at_the_request_timeout(puff_bin):
@@ -209,11 +214,3 @@ def test_a_queued_request_still_gets_its_answer_at_the_request_timeout(puff_bin)
             assert running.result().status == 503  # its response had not begun after 0.5 s
         time.sleep(1.0)  # the application's own request ends (1.5 s), its slot frees
         assert exchange(server, "GET", "/env").status == 200
-
-
-def test_max_active_requests_0_is_no_limit(puff_bin):
-    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                       "--max-active-requests", "0") as server:
-        bodies, elapsed, peak = concurrent_active_requests(server, 100, 0.3)
-        assert bodies == [b"active done"] * 100
-        assert peak == 100
