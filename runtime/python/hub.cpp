@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/log.h"
+#include "core/turn_batch.h"
 #include "python/greenlet_api.h"
 #include "python/task.h"
 
@@ -15,6 +16,10 @@ namespace puff::python {
 namespace {
 
 Hub* g_instance = nullptr;
+
+// How long IO queued by one greenlet may wait for the greenlets after it in a round: about one
+// short greenlet's run, far below a round trip's cost, so batching never delays much.
+constexpr std::chrono::microseconds kTurnBudget{200};
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -141,10 +146,14 @@ void Hub::call_soon_threadsafe(std::function<void()> fn) {
 void Hub::run_ready() {
   // Only what is runnable now; greenlets made ready meanwhile run after the next collection,
   // so IO completions are picked up between rounds.
+  // IO the greenlets start is handed to the IO threads at the end of the round, or after a
+  // greenlet that ran past the budget: commands queued back to back share a write.
+  core::TurnBatch turn(kTurnBudget);
   for (size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
     Runnable runnable = std::move(ready_.front());
     ready_.pop_front();
     resume(runnable);
+    turn.end_of_unit();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "core/turn_batch.h"
 #include "python/hub.h"
 #include "python/pyref.h"
 
@@ -54,6 +55,7 @@ bool wait_driving(boost::asio::io_context& io, const std::function<void(Completi
                   const std::function<void()>& abandon) {
   auto state = std::make_shared<WaitState>();
   start(Completion(state));
+  core::TurnBatch::flush_current();  // on the hub thread the operation may still be held there
   for (;;) {
     {
       GilRelease released;
@@ -75,6 +77,7 @@ bool wait_blocking(const std::function<void(Completion)>& start,
                    const std::function<void()>& abandon) {
   auto state = std::make_shared<WaitState>();
   start(Completion(state));
+  core::TurnBatch::flush_current();  // on the hub thread the operation may still be held there
   // Wake up now and then to run signal handlers (a no-op off the main thread), so Ctrl-C
   // interrupts a blocking wait in plain python as it interrupts time.sleep.
   for (;;) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/durations.h"
+#include "core/turn_batch.h"
 #include "redis/commands.h"
 #include "redis/detail/callback.h"
 #include "redis/detail/codec.h"
@@ -307,6 +308,14 @@ bool Connection::schedule_write_locked() {
   return post_write;
 }
 
+// The hub's greenlets queue commands back to back: the write starts when the hub's turn ends
+// (core/turn_batch.h), so commands queued in one turn share it.
+void Connection::hand_off_write() {
+  core::TurnBatch::defer([self = shared_from_this()] {
+    boost::asio::post(self->strand_, [self] { self->start_write(); });
+  });
+}
+
 bool Connection::enqueue(const std::vector<std::string_view>& args, ReplyCallback& done,
                          double timeout_s) {
   double limit = 0;
@@ -319,7 +328,7 @@ bool Connection::enqueue(const std::vector<std::string_view>& args, ReplyCallbac
     post_write = schedule_write_locked();
   }
   counters_->commands.fetch_add(1, std::memory_order_relaxed);
-  if (post_write) boost::asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+  if (post_write) hand_off_write();
   return true;
 }
 
@@ -375,7 +384,7 @@ bool Connection::try_execute_batch(const std::vector<Command>& commands, BatchCa
     post_write = schedule_write_locked();
   }
   counters_->commands.fetch_add(commands.size(), std::memory_order_relaxed);
-  if (post_write) boost::asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+  if (post_write) hand_off_write();
   return true;
 }
 

@@ -144,6 +144,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      std::chrono::steady_clock::time_point deadline, double limit_s);
   // Under mutex_: whether a write must be posted (none is scheduled yet).
   bool schedule_write_locked();
+  void hand_off_write();  // starts the write now, or when the hub's turn ends
   std::chrono::steady_clock::time_point deadline_for(double timeout_s, double* limit_s) const;
   void track_session(const std::vector<std::string_view>& args);
   void start_write();

@@ -291,9 +291,10 @@ def test_hub_pipelines_1000_greenlets(project, redis_url, r):
     out = run_hub(project, "pipelining", redis_url)
     processed = int(info_field(port, "total_commands_processed")) - processed_before
     assert out["values_ok"] and out["commands"] == 1000
-    # Fewer socket writes than commands: the hub's greenlets share round trips (seen: 214 to
-    # 510 writes, depending on how fast the IO threads pick each batch up).
-    assert out["writes"] <= 650, out
+    # Fewer socket writes than commands: the hub hands what its greenlets queued to the IO
+    # thread at the end of each round or every 200 us of it (core/turn_batch.h), so they share
+    # writes (seen: 150-170 writes; 2-5 with both cores busy, the IO thread then lags further).
+    assert out["writes"] <= 500, out
     assert processed >= 1000  # the server did see every command
 
 
