@@ -28,4 +28,6 @@ void Exchange::send_file(ResponseHead head, std::shared_ptr<FileSegment> file,
 
 void Exchange::abort() { connection_->abort(state_); }
 
+bool Exchange::client_gone() const { return connection_->client_gone(); }
+
 }  // namespace puff::http

@@ -48,6 +48,10 @@ class Exchange {
   // The response cannot be completed (an error after the head went out): close the connection.
   void abort();
 
+  // Any thread: the client closed (or half-closed) its side, or the connection is closed. A
+  // request still waiting to run can then be dropped: nobody will read its response.
+  bool client_gone() const;
+
  private:
   std::shared_ptr<detail::Connection> connection_;
   std::shared_ptr<detail::ExchangeState> state_;

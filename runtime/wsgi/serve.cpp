@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "core/log.h"
 #include "http/server.h"
 #include "python/hub.h"
 #include "python/task.h"
@@ -32,6 +33,8 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
   bool closed = false;  // hub thread only
   std::size_t max_active = 0;  // 0: no limit
   std::size_t active = 0;      // request tasks started and not finished
+  std::uint64_t abandoned_unlogged = 0;  // dropped queued requests not logged yet
+  std::optional<std::chrono::steady_clock::time_point> abandoned_logged_at;
   std::deque<std::shared_ptr<http::Exchange>> waiting;  // parsed, waiting for a free slot
 
   void start_request(std::shared_ptr<http::Exchange> exchange) {
@@ -48,8 +51,34 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
     while (!closed && !waiting.empty() && (!max_active || active < max_active)) {
       std::shared_ptr<http::Exchange> next = std::move(waiting.front());
       waiting.pop_front();
+      if (next->client_gone()) {
+        drop_abandoned(*next);
+        continue;
+      }
       launch(std::move(next));
     }
+  }
+
+  // Its client closed the connection while the request waited for a slot (it gave up, e.g. a
+  // proxy's timeout): running it would only add to the backlog that made it wait. A client
+  // that half-closes after sending is treated the same, as nginx treats it.
+  // Logged as a count (when a client gives up, many usually do): at once, then at most every
+  // 10 s, the rest when the server stops.
+  void drop_abandoned(http::Exchange& exchange) {
+    exchange.abort();
+    ++abandoned_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (abandoned_logged_at && now - *abandoned_logged_at < std::chrono::seconds(10)) return;
+    abandoned_logged_at = now;
+    log_abandoned();
+  }
+
+  void log_abandoned() {
+    if (abandoned_unlogged == 0) return;
+    core::log_info("http: ", abandoned_unlogged, abandoned_unlogged == 1 ? " request" : " requests",
+                   " not run: the client closed the connection while the request waited for a "
+                   "free slot (max_active_requests)");
+    abandoned_unlogged = 0;
   }
 
   void launch(std::shared_ptr<http::Exchange> exchange) {
@@ -71,6 +100,7 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
   }
 
   void close() {
+    log_abandoned();
     closed = true;
     waiting.clear();
     app.reset();

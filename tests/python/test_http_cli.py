@@ -203,6 +203,29 @@ def test_max_active_requests_bounds_the_running_requests_and_serves_them_all(
         assert elapsed >= turns * seconds - 0.05
 
 
+def test_a_queued_request_whose_client_left_is_not_run(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-active-requests", "1") as server:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            running = pool.submit(exchange, server, "GET", "/active?1.0")  # holds the slot
+            time.sleep(0.2)
+            staying = pool.submit(exchange, server, "GET", "/barrier?stayed:1")
+            leaving = [server.connect() for _ in range(5)]
+            for sock in leaving:
+                sock.sendall(request_bytes("GET", "/barrier?left:1"))
+            time.sleep(0.2)  # parsed and queued behind /active
+            for sock in leaving:
+                sock.close()  # gave up waiting
+            assert running.result().body == b"active done"
+            assert staying.result().body == b"passed"
+        arrivals = json.loads(exchange(server, "GET", "/stats").body)["arrivals"]
+        assert arrivals.get("stayed") == 1 and "left" not in arrivals, arrivals
+        assert exchange(server, "GET", "/env").status == 200
+    log = server.log()  # the first at once, the others as a count when the server stops
+    assert "1 request not run: the client closed the connection while the request" in log
+    assert "4 requests not run: the client closed the connection" in log, log
+
+
 def test_a_queued_request_still_gets_its_answer_at_the_request_timeout(puff_bin):
     with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
                        "--max-active-requests", "1", "--request-timeout", "0.5") as server:

@@ -359,6 +359,7 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   }
   if (ec) {
     read_eof_ = true;
+    client_gone_.store(true, std::memory_order_relaxed);
     if (reading_body_of_) {
       // The client went away (or half-closed) in the middle of a body.
       std::shared_ptr<ExchangeState> ex = reading_body_of_;
@@ -897,6 +898,7 @@ void Connection::linger_read() {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  client_gone_.store(true, std::memory_order_relaxed);
   ++read_timer_generation_;
   read_timer_.cancel();
   write_timer_.cancel();

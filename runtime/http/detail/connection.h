@@ -10,6 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -83,6 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                  std::shared_ptr<FileSegment> file, SendCallback done);
   void abort(std::shared_ptr<ExchangeState> ex);
   void released(std::shared_ptr<ExchangeState> ex);
+  // Any thread: the client closed or reset its side, or the connection is closed.
+  bool client_gone() const { return client_gone_.load(std::memory_order_relaxed); }
 
  private:
   enum class ReadTimer { none, keepalive, header, body };
@@ -131,6 +134,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<ExchangeState> reading_body_of_;
   bool socket_read_pending_ = false;
   bool read_eof_ = false;
+  std::atomic<bool> client_gone_{false};  // read_eof_ or closed_, for other threads
   bool accepting_requests_ = true;
   bool stop_after_next_ = false;  // shutting down: answer the request arriving, then close
   std::deque<std::shared_ptr<ExchangeState>> exchanges_;  // front: the response being written
