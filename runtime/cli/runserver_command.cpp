@@ -172,16 +172,21 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
     config.runtime.io_threads = static_cast<int>(per_worker > 2 ? per_worker - 1 : 1);
   }
   RunContext run_context{config, context.python};
-  auto serve = [&](int listen_fd, int worker) {
+  // Slots for the old and the new workers together while a reload overlaps them.
+  auto balance = config.http.workers > 1 ? http::AcceptBalance::create(2 * config.http.workers)
+                                         : nullptr;
+  auto serve = [&](int listen_fd, int worker, int slot) {
     wsgi::register_builtin({.http = config.http, .app = app, .label = kLabel,
-                            .listen_fd = listen_fd, .worker = worker});
+                            .listen_fd = listen_fd, .worker = worker,
+                            .accept_balance = slot >= 0 ? balance : nullptr,
+                            .balance_slot = slot});
     return run_entry(run_context, {.label = kLabel,
                                    .target = "_puff_wsgi:serve",
                                    .argv = {kLabel},
                                    .watchdog = true,
                                    .prepare = wsgi::prepare_app});
   };
-  if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0);
+  if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0, -1);
 
   // Several workers: the supervisor (no Python in it) opens the socket they all accept on.
   int listen_fd = -1;
@@ -200,8 +205,9 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
                                 .listen_fd = listen_fd,
                                 .graceful_timeout_s = config.http.graceful_timeout_s,
                                 .label = kLabel,
-                                .watch_dir = config.http.reload ? config.project_dir : ""},
-                               [&](int index) { return serve(listen_fd, index); });
+                                .watch_dir = config.http.reload ? config.project_dir : "",
+                                .balance = balance},
+                               [&](int index, int slot) { return serve(listen_fd, index, slot); });
   std::string unix_path = http::listener_unix_path(listen_fd);
   close(listen_fd);
   if (!unix_path.empty()) unlink(unix_path.c_str());

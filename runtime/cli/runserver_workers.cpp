@@ -26,6 +26,7 @@ constexpr auto kScanInterval = std::chrono::milliseconds(500);
 
 struct Worker {
   int index = 0;
+  int slot = -1;  // in the plan's AcceptBalance
   Clock::time_point started;
   bool old = false;  // replaced by a reload: draining, not restarted
 };
@@ -69,7 +70,7 @@ std::string describe(int status) {
 
 class Supervisor {
  public:
-  Supervisor(const WorkerPlan& plan, const std::function<int(int)>& run_worker)
+  Supervisor(const WorkerPlan& plan, const RunWorker& run_worker)
       : plan_(plan), run_worker_(run_worker) {}
 
   int run() {
@@ -131,7 +132,19 @@ class Supervisor {
   }
 
  private:
+  // A balance slot no live worker holds, or -1.
+  int free_slot() const {
+    if (!plan_.balance) return -1;
+    std::set<int> taken;
+    for (const auto& [pid, worker] : workers_) taken.insert(worker.slot);
+    for (int slot = 0; slot < plan_.balance->slots(); ++slot) {
+      if (!taken.contains(slot)) return slot;
+    }
+    return -1;
+  }
+
   void spawn(int index) {
+    int slot = free_slot();
     std::fflush(nullptr);
     pid_t pid = fork();
     if (pid < 0) {
@@ -145,11 +158,11 @@ class Supervisor {
       prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (getppid() != supervisor_pid_) _exit(1);
       sigprocmask(SIG_SETMASK, &previous_mask_, nullptr);
-      int code = run_worker_(index);
+      int code = run_worker_(index, slot);
       std::fflush(nullptr);
       _exit(code);
     }
-    workers_[pid] = Worker{index, Clock::now(), false};
+    workers_[pid] = Worker{index, slot, Clock::now(), false};
   }
 
   // Reaps dead workers and restarts the current ones; false when they keep dying at start.
@@ -162,6 +175,8 @@ class Supervisor {
       if (it == workers_.end()) continue;
       Worker worker = it->second;
       workers_.erase(it);
+      // A worker that died did not say it stopped accepting.
+      if (plan_.balance) plan_.balance->leave(worker.slot);
       if (stopping || worker.old) continue;
       bool quick = Clock::now() - worker.started < kQuickDeath;
       quick_deaths_ = quick ? quick_deaths_ + 1 : 0;
@@ -199,7 +214,7 @@ class Supervisor {
   }
 
   const WorkerPlan& plan_;
-  const std::function<int(int)>& run_worker_;
+  const RunWorker& run_worker_;
   pid_t supervisor_pid_ = getpid();
   sigset_t previous_mask_{};
   std::map<pid_t, Worker> workers_;
@@ -211,7 +226,7 @@ class Supervisor {
 
 }  // namespace
 
-int supervise_workers(const WorkerPlan& plan, const std::function<int(int index)>& run_worker) {
+int supervise_workers(const WorkerPlan& plan, const RunWorker& run_worker) {
   return Supervisor(plan, run_worker).run();
 }
 

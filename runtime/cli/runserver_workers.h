@@ -5,7 +5,10 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+
+#include "http/accept_balance.h"
 
 namespace puff::cli {
 
@@ -17,10 +20,15 @@ struct WorkerPlan {
   // --reload: the .py files below this directory are watched; a change reloads the workers,
   // and a worker that fails at start waits for the next change instead of stopping everything.
   std::string watch_dir;
+  // Where the workers publish their open connections (see http/accept_balance.h); each live
+  // worker gets a slot of its own (reloads overlap old and new workers). May be null.
+  std::shared_ptr<http::AcceptBalance> balance;
 };
 
-// Runs in the supervisor until it stops; `run_worker(index)` runs in each forked child and
-// returns the worker's exit code. Returns the supervisor's exit code.
-int supervise_workers(const WorkerPlan& plan, const std::function<int(int index)>& run_worker);
+// Runs in the supervisor until it stops; `run_worker(index, slot)` runs in each forked child
+// and returns the worker's exit code (slot: its balance slot, -1 when none was free). Returns
+// the supervisor's exit code.
+using RunWorker = std::function<int(int index, int slot)>;
+int supervise_workers(const WorkerPlan& plan, const RunWorker& run_worker);
 
 }  // namespace puff::cli

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <vector>
 
+#include "http/accept_balance.h"
 #include "http/access_log.h"
 #include "http/static_files.h"
 
@@ -26,6 +28,10 @@ struct ServerOptions {
   // An already listening socket to accept on instead of opening `bind` (the workers of
   // `puff runserver --workers N` share the supervisor's). The server closes its copy.
   int listen_fd = -1;
+  // With listen_fd: the workers' shared counts and this worker's slot in them (-1: none, it
+  // accepts whenever it can).
+  std::shared_ptr<AcceptBalance> accept_balance;
+  int balance_slot = -1;
   std::vector<StaticMount> static_mounts;  // served by the server, never by the handler
 };
 

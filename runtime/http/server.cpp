@@ -8,6 +8,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +26,12 @@ namespace {
 
 namespace asio = boost::asio;
 using GenericEndpoint = asio::generic::stream_protocol::endpoint;
+
+// How soon a worker that leaves new connections to less loaded ones (AcceptBalance) looks
+// again: soon at first, as in a burst the others soon get ahead and leave connections to it
+// (256 at once are shared out in tens of ms), then less and less often while it stays ahead.
+constexpr std::chrono::microseconds kBalanceFirstRecheck{250};
+constexpr std::chrono::microseconds kBalanceMaxRecheck{20'000};
 
 // Numeric host and port of a socket address; false for anything but IPv4/IPv6.
 bool numeric_address(const GenericEndpoint& endpoint, std::string* host, int* port) {
@@ -53,7 +62,14 @@ void ServerState::accept_next() {
       accept_paused = true;  // connection_closed resumes
       return;
     }
+    if (options.accept_balance &&
+        !options.accept_balance->may_accept(options.balance_slot,
+                                            static_cast<int>(connections.size()))) {
+      wait_for_balance();
+      return;
+    }
   }
+  balance_recheck = std::chrono::microseconds(0);
   acceptor.async_accept(
       asio::make_strand(io),
       [self = shared_from_this()](const boost::system::error_code& ec, Socket socket) {
@@ -68,34 +84,73 @@ void ServerState::accept_next() {
           });
           return;
         }
-        Peer peer;
-        boost::system::error_code ignored;
-        GenericEndpoint remote = socket.remote_endpoint(ignored);
-        GenericEndpoint local = socket.local_endpoint(ignored);
-        if (numeric_address(remote, &peer.remote_addr, &peer.remote_port)) {
-          numeric_address(local, &peer.local_addr, &peer.local_port);
-          int one = 1;
-          ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        } else {
-          peer.unix_socket = true;
-        }
-        std::uint64_t id = self->next_connection_id.fetch_add(1);
-        auto connection =
-            std::make_shared<Connection>(std::move(socket), self, std::move(peer), id);
-        bool shutting_down;
-        {
-          std::lock_guard<std::mutex> lock(self->mutex);
-          shutting_down = self->shutting_down;
-          if (!shutting_down) self->connections.emplace(id, connection);
-        }
-        if (shutting_down) return;  // the socket closes with `connection`
-        self->connections_total.fetch_add(1, std::memory_order_relaxed);
-        connection->start();
+        self->start_connection(std::move(socket));
         self->accept_next();
       });
 }
 
+void ServerState::wait_for_balance() {
+  // Other workers are less loaded: they take what arrives meanwhile; look again soon.
+  balance_recheck = balance_recheck.count() == 0
+                        ? kBalanceFirstRecheck
+                        : std::min(balance_recheck * 2, kBalanceMaxRecheck);
+  auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor(), balance_recheck);
+  timer->async_wait([self = shared_from_this(), timer](const boost::system::error_code&) {
+    if (self->balance_recheck == kBalanceMaxRecheck) self->take_waiting();
+    self->accept_next();
+  });
+}
+
+// Left to the others for tens of ms, connections still waiting are taken after all: a worker
+// that is stuck (or stopped in a debugger) must not hold up new connections for long.
+void ServerState::take_waiting() {
+  if (!acceptor.is_open()) return;
+  boost::system::error_code ec;
+  acceptor.non_blocking(true, ec);
+  for (int taken = 0; !ec && taken < 64; ++taken) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (connections.size() >= static_cast<std::size_t>(options.max_connections)) return;
+    }
+    Socket socket(asio::make_strand(io));
+    acceptor.accept(socket, ec);
+    if (!ec) start_connection(std::move(socket));
+  }
+}
+
+void ServerState::start_connection(Socket socket) {
+  Peer peer;
+  boost::system::error_code ignored;
+  GenericEndpoint remote = socket.remote_endpoint(ignored);
+  GenericEndpoint local = socket.local_endpoint(ignored);
+  if (numeric_address(remote, &peer.remote_addr, &peer.remote_port)) {
+    numeric_address(local, &peer.local_addr, &peer.local_port);
+    int one = 1;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  } else {
+    peer.unix_socket = true;
+  }
+  std::uint64_t id = next_connection_id.fetch_add(1);
+  auto connection = std::make_shared<Connection>(std::move(socket), shared_from_this(),
+                                                 std::move(peer), id);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (shutting_down) return;  // the socket closes with `connection`
+    connections.emplace(id, connection);
+    publish_open_locked();
+  }
+  connections_total.fetch_add(1, std::memory_order_relaxed);
+  connection->start();
+}
+
+void ServerState::publish_open_locked() {
+  if (options.accept_balance) {
+    options.accept_balance->publish(options.balance_slot, static_cast<int>(connections.size()));
+  }
+}
+
 void ServerState::close_listener() {
+  if (options.accept_balance) options.accept_balance->leave(options.balance_slot);
   boost::system::error_code ignored;
   acceptor.close(ignored);
   if (!unix_path.empty()) {
@@ -110,6 +165,7 @@ void ServerState::connection_closed(std::uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(mutex);
     connections.erase(id);
+    if (!shutting_down) publish_open_locked();
     if (shutting_down && connections.empty() && drained) {
       done = std::move(drained);
       drained = nullptr;
@@ -154,6 +210,9 @@ std::string Server::start() {
   state.address = listener_address(fd);
   // The listener's owner removes a unix socket's file (a worker's supervisor does it).
   if (owned) state.unix_path = listener_unix_path(fd);
+  if (state.options.accept_balance) {
+    state.options.accept_balance->publish(state.options.balance_slot, 0);
+  }
   asio::dispatch(state.acceptor.get_executor(), [s = state_] { s->accept_next(); });
   return "";
 }

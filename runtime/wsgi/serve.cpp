@@ -122,6 +122,8 @@ http::ServerOptions options_of(const config::HttpConfig& http) {
   options.pipeline_depth = http.pipeline_depth;
   http::parse_access_log_format(http.access_log, &options.access_log);  // validated by config
   options.listen_fd = serve_config().listen_fd;
+  options.accept_balance = serve_config().accept_balance;
+  options.balance_slot = serve_config().balance_slot;
   for (const config::StaticMount& mount : http.static_mounts) {
     options.static_mounts.push_back({mount.url_prefix, mount.directory});
   }

@@ -4,9 +4,11 @@
 // task: it listens, hands every request to a new greenlet, and drains on SIGINT/SIGTERM.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "config/config.h"
+#include "http/accept_balance.h"
 
 namespace puff::wsgi {
 
@@ -18,6 +20,8 @@ struct ServeConfig {
   std::string label = "puff runserver";  // starts every line printed
   int listen_fd = -1;  // a worker accepts on its supervisor's socket (see http::ServerOptions)
   int worker = 0;      // this worker's number (1..N) under a supervisor; 0: no supervisor
+  std::shared_ptr<http::AcceptBalance> accept_balance;  // shared with the other workers
+  int balance_slot = -1;
 };
 
 // Before the interpreter starts: registers _puff_wsgi as a built-in module and keeps `config`.

@@ -208,3 +208,50 @@ def test_sigterm_under_load_answers_every_accepted_request(puff_bin):
     assert code == 0
     assert not failures, failures[:5]
     assert answered > 100
+
+
+def pids_of_connections(server, count):
+    """Opens `count` connections at once, then asks each which worker took it."""
+    socks = [server.connect() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.sendall(request_bytes("GET", "/pid"))
+        return [int(Reader(sock).response().body) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_a_burst_of_connections_is_shared_out_between_the_workers(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
+        worker_pids(server, 2)  # both accept
+        for _ in range(3):
+            pids = pids_of_connections(server, 60)
+            counts = sorted(pids.count(pid) for pid in set(pids))
+            assert len(counts) == 2 and counts[1] - counts[0] <= 6, counts
+
+
+def wait_until_stopped(pid):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = [open(f"/proc/{pid}/task/{task}/stat").read().rsplit(")", 1)[1].split()[0]
+                  for task in os.listdir(f"/proc/{pid}/task")]
+        if all(state in "tT" for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"worker {pid} did not stop")
+
+
+def test_a_stopped_worker_does_not_hold_up_new_connections(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
+        stopped, running = sorted(worker_pids(server, 2))
+        os.kill(stopped, signal.SIGSTOP)  # fewer connections than the other, forever
+        try:
+            wait_until_stopped(stopped)  # a thread in a syscall (accept) stops on its way out
+            started = time.monotonic()
+            assert set(pids_of_connections(server, 10)) == {running}
+            assert time.monotonic() - started < 5
+        finally:
+            os.kill(stopped, signal.SIGCONT)

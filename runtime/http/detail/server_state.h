@@ -6,6 +6,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::string address;
   std::string unix_path;  // removed when the listener closes
   bool accept_paused = false;  // acceptor strand: at max_connections
+  std::chrono::microseconds balance_recheck{0};  // acceptor strand: AcceptBalance backoff
 
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<std::uint64_t> connections_total{0};
@@ -45,6 +47,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::function<void()> drained;
 
   void accept_next();            // acceptor strand
+  void wait_for_balance();       // acceptor strand, under mutex
+  void take_waiting();           // acceptor strand
+  void start_connection(Socket socket);  // acceptor strand
+  void publish_open_locked();    // under mutex: the open connections, for the other workers
   void close_listener();         // acceptor strand
   void connection_closed(std::uint64_t id);  // any thread
 };
