@@ -73,7 +73,7 @@ struct HttpConfig {
   int pipeline_depth = 16;
   // Request greenlets running at once per worker; more requests wait, parsed, until one ends
   // (0: no limit). Past the database pool's size, more only queue for it at a higher cost.
-  int max_active_requests = 64;
+  int max_active_requests = 40;
   std::string access_log = "common";    // common | json | off
   std::vector<std::string> trusted_proxies;  // addresses whose X-Forwarded-* headers are trusted
 };

@@ -41,7 +41,7 @@ header_timeout = 10.0     # the whole request head must arrive within this time
 graceful_timeout = 30.0   # on SIGTERM / SIGHUP, wait this long for requests in flight
 max_connections = 10000
 pipeline_depth = 16
-max_active_requests = 64  # requests running at once per worker; the rest wait their turn (0: no limit)
+max_active_requests = 40  # requests running at once per worker; the rest wait their turn (0: no limit)
 access_log = "common"     # common | json | off
 trusted_proxies = []      # addresses whose X-Forwarded-* headers are believed, e.g. ["127.0.0.1"]
 
