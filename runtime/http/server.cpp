@@ -96,19 +96,19 @@ void ServerState::wait_for_balance() {
                         : std::min(balance_recheck * 2, kBalanceMaxRecheck);
   auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor(), balance_recheck);
   timer->async_wait([self = shared_from_this(), timer](const boost::system::error_code&) {
-    if (self->balance_recheck == kBalanceMaxRecheck) self->take_waiting();
+    if (self->balance_recheck == kBalanceMaxRecheck) self->take_waiting(64);
     self->accept_next();
   });
 }
 
 // Left to the others for tens of ms, connections still waiting are taken after all: a worker
 // that is stuck (or stopped in a debugger) must not hold up new connections for long.
-void ServerState::take_waiting() {
+void ServerState::take_waiting(int at_most, bool during_shutdown) {
   if (!acceptor.is_open()) return;
   boost::system::error_code ec;
   acceptor.non_blocking(true, ec);
-  for (int taken = 0; !ec && taken < 64; ++taken) {
-    {
+  for (int taken = 0; !ec && taken < at_most; ++taken) {
+    if (!during_shutdown) {  // the last time, past max_connections
       std::lock_guard<std::mutex> lock(mutex);
       if (connections.size() >= static_cast<std::size_t>(options.max_connections)) return;
     }
@@ -131,16 +131,21 @@ void ServerState::start_connection(Socket socket) {
     peer.unix_socket = true;
   }
   std::uint64_t id = next_connection_id.fetch_add(1);
+  bool stopping;
   auto connection = std::make_shared<Connection>(std::move(socket), shared_from_this(),
                                                  std::move(peer), id);
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (shutting_down) return;  // the socket closes with `connection`
+    // Until the listener closes, connections are still taken during the shutdown (the kernel
+    // accepted them), each to answer one request.
+    if (closing_all || (shutting_down && !acceptor.is_open())) return;  // closes with `connection`
+    stopping = shutting_down;
     connections.emplace(id, connection);
     publish_open_locked();
   }
   connections_total.fetch_add(1, std::memory_order_relaxed);
   connection->start();
+  if (stopping) connection->begin_shutdown();
 }
 
 void ServerState::publish_open_locked() {
@@ -149,8 +154,27 @@ void ServerState::publish_open_locked() {
   }
 }
 
+// Server::shutdown already marked the server and its connections; this takes the backlog's
+// connections (accepted by the kernel: their clients may have sent a request that closing the
+// listener would reset), each to answer one request, then closes the listener.
+void ServerState::shut_down(std::function<void()> when_drained) {
+  take_waiting(options.backlog, /*during_shutdown=*/true);  // no-op once closed
+  close_listener();
+  bool empty;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    empty = connections.empty();
+    if (!empty) drained = std::move(when_drained);
+  }
+  if (empty && when_drained) when_drained();
+}
+
 void ServerState::close_listener() {
   if (options.accept_balance) options.accept_balance->leave(options.balance_slot);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    listening = false;
+  }
   boost::system::error_code ignored;
   acceptor.close(ignored);
   if (!unix_path.empty()) {
@@ -213,6 +237,10 @@ std::string Server::start() {
   if (state.options.accept_balance) {
     state.options.accept_balance->publish(state.options.balance_slot, 0);
   }
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.listening = true;
+  }
   asio::dispatch(state.acceptor.get_executor(), [s = state_] { s->accept_next(); });
   return "";
 }
@@ -220,20 +248,19 @@ std::string Server::start() {
 std::string Server::address() const { return state_->address; }
 
 void Server::shutdown(std::function<void()> drained) {
+  // Marked at once, so that responses from now on say `Connection: close`.
   std::vector<std::shared_ptr<detail::Connection>> open;
-  bool empty;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->shutting_down = true;
     for (auto& [id, weak] : state_->connections) {
       if (auto connection = weak.lock()) open.push_back(connection);
     }
-    empty = state_->connections.empty();
-    if (!empty) state_->drained = std::move(drained);
   }
-  asio::dispatch(state_->acceptor.get_executor(), [s = state_] { s->close_listener(); });
   for (auto& connection : open) connection->begin_shutdown();
-  if (empty && drained) drained();
+  asio::dispatch(state_->acceptor.get_executor(), [s = state_, drained = std::move(drained)]() mutable {
+    s->shut_down(std::move(drained));
+  });
 }
 
 void Server::close_all() {
@@ -241,6 +268,7 @@ void Server::close_all() {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->shutting_down = true;
+    state_->closing_all = true;
     for (auto& [id, weak] : state_->connections) {
       if (auto connection = weak.lock()) open.push_back(connection);
     }
@@ -254,6 +282,7 @@ ServerStats Server::stats() const {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     stats.connections_open = state_->connections.size();
+    stats.listening = state_->listening;
   }
   stats.connections_total = state_->connections_total.load();
   stats.requests_total = state_->requests_total.load();

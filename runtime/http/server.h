@@ -21,6 +21,7 @@ struct ServerStats {
   std::uint64_t connections_open = 0;
   std::uint64_t connections_total = 0;
   std::uint64_t requests_total = 0;
+  bool listening = false;  // until shutdown() took the backlog and closed the listener
 };
 
 class Server {
@@ -36,8 +37,11 @@ class Server {
   // Where it listens: "http://127.0.0.1:8000", "http://[::1]:8000" or "unix:/path".
   std::string address() const;
 
-  // Stops accepting; every connection finishes the requests it has read and closes.
-  // `drained` runs once (on an IO thread) when no connection is left.
+  // Stops accepting; every connection finishes the requests it has read and closes. The
+  // connections already waiting in the listen backlog are taken first and get their request
+  // answered (the kernel accepted them: closing the listener would reset them). Asynchronous:
+  // stats().listening turns false once that is done. `drained` runs once (on an IO thread)
+  // when no connection is left.
   void shutdown(std::function<void()> drained);
   // Closes every connection now.
   void close_all();

@@ -237,3 +237,29 @@ def test_a_queued_request_still_gets_its_answer_at_the_request_timeout(puff_bin)
             assert running.result().status == 503  # its response had not begun after 0.5 s
         time.sleep(1.0)  # the application's own request ends (1.5 s), its slot frees
         assert exchange(server, "GET", "/env").status == 200
+
+
+def test_the_stop_answers_the_connections_waiting_in_the_listen_backlog(puff_bin):
+    # With max_connections reached, new connections wait in the kernel's backlog (accepted by
+    # the kernel, requests sent). The stop takes and answers them rather than resetting them.
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--max-connections", "2") as server:
+        holding = [server.connect() for _ in range(2)]
+        for sock in holding:
+            sock.sendall(request_bytes("GET", "/slow?1.0"))
+        time.sleep(0.3)  # both accepted and running: the server holds 2 connections
+        waiting = [server.connect() for _ in range(3)]
+        for index, sock in enumerate(waiting):
+            sock.sendall(request_bytes("GET", f"/env/backlog{index}"))
+        time.sleep(0.2)
+        server.signal(signal.SIGTERM)
+        for sock in holding:
+            response = Reader(sock).response()
+            assert (response.status, response.body) == (200, b"slow done")
+        for index, sock in enumerate(waiting):
+            response = Reader(sock).response()
+            assert response.status == 200 and response.header("Connection") == "close"
+            assert f'"PATH_INFO": "/env/backlog{index}"'.encode() in response.body
+        for sock in holding + waiting:
+            sock.close()
+        assert server.wait() == 0

@@ -44,11 +44,16 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::mutex mutex;  // guards the members below
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
   bool shutting_down = false;
+  bool closing_all = false;  // close_all(): no connection is taken any more
   std::function<void()> drained;
+  bool listening = false;  // the acceptor is open (close_listener clears it)
 
   void accept_next();            // acceptor strand
   void wait_for_balance();       // acceptor strand, under mutex
-  void take_waiting();           // acceptor strand
+  // Acceptor strand: accepts what waits in the backlog, up to `at_most` (during the shutdown,
+  // past max_connections, each connection to answer one request).
+  void take_waiting(int at_most, bool during_shutdown = false);
+  void shut_down(std::function<void()> drained);  // acceptor strand, after Server::shutdown
   void start_connection(Socket socket);  // acceptor strand
   void publish_open_locked();    // under mutex: the open connections, for the other workers
   void close_listener();         // acceptor strand
