@@ -16,6 +16,12 @@ import pytest
 _ROOT = Path(__file__).resolve().parents[2]
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _ROOT]
 
+# Started from a shell without job control (`scripts/test &`), the suite inherits SIGINT
+# ignored, and an ignored signal stays ignored across exec: every Ctrl-C test would fail. A
+# Python handler is reset to the default on exec, so the processes the tests start get it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def _puff_bin():
     path = os.environ.get("PUFF_BIN")
