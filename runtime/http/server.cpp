@@ -258,9 +258,10 @@ void Server::shutdown(std::function<void()> drained) {
     }
   }
   for (auto& connection : open) connection->begin_shutdown();
-  asio::dispatch(state_->acceptor.get_executor(), [s = state_, drained = std::move(drained)]() mutable {
-    s->shut_down(std::move(drained));
-  });
+  asio::dispatch(state_->acceptor.get_executor(),
+                 [s = state_, drained = std::move(drained)]() mutable {
+                   s->shut_down(std::move(drained));
+                 });
 }
 
 void Server::close_all() {

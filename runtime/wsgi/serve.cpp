@@ -224,9 +224,11 @@ PyObject* serve(PyObject*, PyObject*) {
       std::to_string(static_cast<int>(grace)) + " s)");
   server.shutdown({});
   auto deadline = std::chrono::steady_clock::now() + python::to_timer_duration(grace);
-  while ((server.stats().listening || server.stats().connections_open > 0 ||
-          active_exchanges() > 0) &&
-         std::chrono::steady_clock::now() < deadline) {
+  auto draining = [&] {
+    http::ServerStats stats = server.stats();  // listening: the backlog is still being taken
+    return stats.listening || stats.connections_open > 0 || active_exchanges() > 0;
+  };
+  while (draining() && std::chrono::steady_clock::now() < deadline) {
     bool slept = python::sleep_for(0.02);
     if (!slept || g_stop_signals > 1) {  // a second Ctrl-C: stop now
       say("stopping now (second signal)");

@@ -227,10 +227,10 @@ def test_a_burst_of_connections_is_shared_out_between_the_workers(puff_bin):
                        "--workers", "2") as server:
         workers = worker_pids(server, 2)  # both accept
         idle_fds = {pid: len(os.listdir(f"/proc/{pid}/fd")) for pid in workers}
-        for round in range(3):
+        for burst in range(3):
             pids = pids_of_connections(server, 60)
             counts = sorted(pids.count(pid) for pid in set(pids))
-            assert len(counts) == 2 and counts[1] - counts[0] <= 6, (round, counts)
+            assert len(counts) == 2 and counts[1] - counts[0] <= 6, (burst, counts)
             # The workers share by open connections: the next burst starts once both have
             # closed this one's (a worker still closing its 30 would rightly take fewer).
             deadline = time.monotonic() + 10
