@@ -249,10 +249,17 @@ def run(app, exchange, base_environ):
         except BaseException:
             exchange.abort()
     finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            try:
-                close()
-            except BaseException as error:
-                _log.error("%s %s: the response iterable's close() failed",
-                           environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), exc_info=error)
+        try:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except BaseException as error:
+                    _log.error("%s %s: the response iterable's close() failed",
+                               environ.get("REQUEST_METHOD"), environ.get("RAW_URI"),
+                               exc_info=error)
+        finally:
+            # The request ends here, not when its objects go: Django's sit in reference
+            # cycles (with wsgi.input, hence the exchange) until the next gc pass, and a
+            # graceful stop waited for that.
+            exchange.release()

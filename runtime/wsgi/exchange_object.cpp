@@ -17,21 +17,42 @@ using python::PyRef;
 
 struct ExchangeObject {
   PyObject_HEAD
-  std::shared_ptr<http::Exchange>* exchange;  // owned; heap so the struct stays a C layout
+  // Owned; heap so the struct stays a C layout. nullptr once released.
+  std::shared_ptr<http::Exchange>* exchange;
 };
 
 PyObject* g_client_disconnected = nullptr;  // owned by the module
-int g_active = 0;
+int g_active = 0;                           // exchanges not released yet
 
-http::Exchange& exchange_of(PyObject* self) {
-  return **reinterpret_cast<ExchangeObject*>(self)->exchange;
+// The request's exchange, or nullptr with ClientDisconnected set once the request has ended
+// (an application that kept wsgi.input and reads it later).
+std::shared_ptr<http::Exchange>* live_exchange(PyObject* self) {
+  auto* exchange = reinterpret_cast<ExchangeObject*>(self)->exchange;
+  if (!exchange) {
+    PyErr_SetString(g_client_disconnected,
+                    "this request has ended: its input and response can no longer be used");
+  }
+  return exchange;
+}
+
+void release_exchange(ExchangeObject* object) {
+  if (!object->exchange) return;
+  delete object->exchange;  // an unfinished response is ended by ~http::Exchange
+  object->exchange = nullptr;
+  --g_active;
 }
 
 void exchange_dealloc(PyObject* self) {
-  auto* object = reinterpret_cast<ExchangeObject*>(self);
-  delete object->exchange;  // an unfinished response is ended by ~http::Exchange
-  --g_active;
+  release_exchange(reinterpret_cast<ExchangeObject*>(self));
   Py_TYPE(self)->tp_free(self);
+}
+
+// release(): the request is over. The Python object may live on (Django's request objects sit
+// in reference cycles until the next gc pass, and they keep wsgi.input), but the request no
+// longer counts as in flight: a graceful stop does not wait for the garbage collector.
+PyObject* exchange_release(PyObject* self, PyObject*) {
+  release_exchange(reinterpret_cast<ExchangeObject*>(self));
+  Py_RETURN_NONE;
 }
 
 // environ(base) -> a new dict: base's keys plus this request's CGI keys.
@@ -41,16 +62,20 @@ PyObject* exchange_environ(PyObject* self, PyObject* base) {
     return nullptr;
   }
   static const http::TrustedProxies proxies(serve_config().http.trusted_proxies);
-  return build_environ(exchange_of(self).request(), base, proxies).release();
+  auto* exchange = live_exchange(self);
+  if (!exchange) return nullptr;
+  return build_environ((*exchange)->request(), base, proxies).release();
 }
 
 // read(size) -> up to `size` bytes of the body (at least one unless at the end: b"").
 PyObject* exchange_read(PyObject* self, PyObject* size_object) {
   Py_ssize_t size = PyNumber_AsSsize_t(size_object, PyExc_OverflowError);
   if (size == -1 && PyErr_Occurred()) return nullptr;
+  auto* live = live_exchange(self);
+  if (!live) return nullptr;
   if (size <= 0) return PyBytes_FromStringAndSize("", 0);
   auto result = std::make_shared<http::BodyRead>();
-  std::shared_ptr<http::Exchange> exchange = *reinterpret_cast<ExchangeObject*>(self)->exchange;
+  std::shared_ptr<http::Exchange> exchange = *live;
   bool waited = python::wait_native([&](Completion done) {
     exchange->read_body(static_cast<std::size_t>(size), [result, done](http::BodyRead read) {
       *result = std::move(read);
@@ -139,7 +164,9 @@ PyObject* exchange_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
   PyBuffer_Release(&view);
   int last = PyObject_IsTrue(args[3]);
   if (last < 0) return nullptr;
-  std::shared_ptr<http::Exchange> exchange = *reinterpret_cast<ExchangeObject*>(self)->exchange;
+  auto* live = live_exchange(self);
+  if (!live) return nullptr;
+  std::shared_ptr<http::Exchange> exchange = *live;
   if (last) {
     exchange->send(std::move(head), std::move(body), true, nullptr);
     Py_RETURN_TRUE;
@@ -163,6 +190,8 @@ PyObject* exchange_send_file(PyObject* self, PyObject* const* args, Py_ssize_t n
     PyErr_SetString(PyExc_TypeError, "send_file(status, headers, fd, offset, length)");
     return nullptr;
   }
+  auto* live = live_exchange(self);
+  if (!live) return nullptr;
   http::ResponseHead head;
   if (!head_of(args[0], args[1], &head)) return nullptr;
   int fd = PyObject_AsFileDescriptor(args[2]);
@@ -178,12 +207,14 @@ PyObject* exchange_send_file(PyObject* self, PyObject* const* args, Py_ssize_t n
   if (file->fd < 0) return PyErr_SetFromErrno(PyExc_OSError);
   file->offset = offset;
   file->remaining = static_cast<std::uint64_t>(length);
-  exchange_of(self).send_file(std::move(head), std::move(file), nullptr);
+  (*live)->send_file(std::move(head), std::move(file), nullptr);
   Py_RETURN_TRUE;
 }
 
 PyObject* exchange_abort(PyObject* self, PyObject*) {
-  exchange_of(self).abort();
+  auto* exchange = live_exchange(self);
+  if (!exchange) return nullptr;
+  (*exchange)->abort();
   Py_RETURN_NONE;
 }
 
@@ -195,6 +226,8 @@ PyMethodDef exchange_methods[] = {
     {"send_file", python::as_method(exchange_send_file), METH_FASTCALL,
      "send_file(status, headers, fd, offset, length): end the response with a file"},
     {"abort", exchange_abort, METH_NOARGS, "abort(): close the connection"},
+    {"release", exchange_release, METH_NOARGS,
+     "release(): the request is over (what is unfinished is ended); later calls raise"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyTypeObject exchange_type = [] {

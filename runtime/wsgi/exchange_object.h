@@ -17,7 +17,8 @@ bool add_exchange_type(PyObject* module);
 // A new Exchange object for `exchange`. GIL held.
 python::PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange);
 
-// Exchange objects alive: requests whose greenlet has not finished. Hub thread.
+// Requests in flight: exchanges not released (the driver releases each when run() ends, or
+// the object goes). Hub thread.
 int active_exchanges();
 
 }  // namespace puff::wsgi

@@ -263,3 +263,18 @@ def test_the_stop_answers_the_connections_waiting_in_the_listen_backlog(puff_bin
         for sock in holding + waiting:
             sock.close()
         assert server.wait() == 0
+
+
+def test_the_stop_does_not_wait_for_request_objects_the_application_kept(puff_bin):
+    # Django's request objects sit in reference cycles until the next gc pass, with wsgi.input
+    # in them: the stop waited for the collector (the whole graceful timeout) before.
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--graceful-timeout", "30") as server:
+        assert exchange(server, "GET", "/keep").body == b"kept"
+        late = exchange(server, "GET", "/keep?read").body
+        assert late == b"ClientDisconnected: this request has ended: its input and response " \
+                       b"can no longer be used"
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+        assert time.monotonic() - started < 10

@@ -286,6 +286,22 @@ def pid(environ, start_response):
     return _respond(start_response, str(os.getpid()))
 
 
+kept_environs = []  # /keep: environs the application held on to past their request
+
+
+def keep(environ, start_response):
+    """Keeps its environ (as a cache or a reference cycle would); ?read reads the wsgi.input
+    of the one kept before, after that request ended."""
+    if _query(environ) == "read" and kept_environs:
+        try:
+            kept_environs[-1]["wsgi.input"].read(1)
+        except OSError as error:
+            return _respond(start_response, f"{type(error).__name__}: {error}")
+        return _respond(start_response, "read after the end")
+    kept_environs.append(environ)
+    return _respond(start_response, "kept")
+
+
 def no_content_length(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return iter([b"a", b"b"])
@@ -301,6 +317,7 @@ ROUTES = {
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
     "/pid": pid, "/active": active, "/real_file": real_file, "/lazy_start": lazy_start,
+    "/keep": keep,
 }
 
 
