@@ -51,7 +51,9 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
   for (const config::StaticMount& mount : http.static_mounts) {
     struct stat info {};
     if (::stat(mount.directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-      return "static " + mount.url_prefix + ": " + mount.directory + " is not a directory";
+      return "static " + mount.url_prefix + ": " + mount.directory +
+             " is not a directory (create it; for Django's STATIC_ROOT run `puff django "
+             "collectstatic`)";
     }
   }
   if (!flags.access_log.empty()) {

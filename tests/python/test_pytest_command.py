@@ -10,7 +10,7 @@ import pytest
 
 from example_project import example_copy
 
-EXAMPLE_TESTS = 8  # worlds/test_worlds.py
+EXAMPLE_TESTS = 10  # worlds/test_worlds.py
 
 # Proof that a test ran inside puff (the built-in `puff` module, on the hub), in the controller
 # or in an xdist worker.

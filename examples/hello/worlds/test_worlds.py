@@ -52,6 +52,23 @@ def test_a_rolled_back_block_leaves_nothing_behind():
     assert connection.get_autocommit()
 
 
+@pytest.mark.django_db
+def test_index_page_counts_the_worlds(client):
+    World.objects.bulk_create(World(randomnumber=n) for n in (1, 2))
+    response = client.get("/")
+    assert response.status_code == 200 and b"<h1>2 worlds</h1>" in response.content
+
+
+@pytest.mark.django_db
+def test_admin_changes_a_world(admin_client):
+    world = World.objects.create(randomnumber=1)
+    response = admin_client.post(f"/admin/worlds/world/{world.id}/change/",
+                                 {"randomnumber": "77"})
+    assert response.status_code == 302
+    world.refresh_from_db()
+    assert world.randomnumber == 77
+
+
 def test_live_server_serves_from_its_own_thread(live_server):
     # live_server: Django's threaded server on a free port, the database rows committed
     # (pytest-django makes it a transactional test).

@@ -1,8 +1,17 @@
 import random
 
 from django.http import Http404, JsonResponse
+from django.shortcuts import render
 
 from worlds.models import World
+
+
+def index(request):
+    """An HTML page from a template: the table's size and its ten largest numbers."""
+    return render(request, "worlds/index.html", {
+        "count": World.objects.count(),
+        "largest": World.objects.order_by("-randomnumber", "id")[:10],
+    })
 
 
 def hello(request):
