@@ -37,6 +37,15 @@ TEMPLATES = [{
     ]},
 }]
 ROOT_URLCONF = "hello.urls"
+# Logins derive PBKDF2 keys (~0.25 s of CPU): puff's hasher does it on the blocking pool, so
+# the hub serves other requests meanwhile. Same algorithm and format as Django's.
+PASSWORD_HASHERS = [
+    "django_puff.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 WSGI_APPLICATION = "hello.wsgi.application"
 
 
