@@ -15,6 +15,9 @@ It takes the place of Django's PBKDF2PasswordHasher (both are "pbkdf2_sha256": l
     ]
 
 Outside a puff task (plain python, `manage.py`, a thread) it derives in place, as Django's."""
+import logging
+
+from django.conf import settings
 from django.contrib.auth import hashers
 
 try:
@@ -23,7 +26,21 @@ except ImportError:  # plain python: puff is a built-in module of the puff execu
     puff = None
 
 
+_DJANGOS = "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+
+
 class PBKDF2PasswordHasher(hashers.PBKDF2PasswordHasher):
+    def __init__(self):
+        super().__init__()
+        # Made once per PASSWORD_HASHERS (Django caches get_hashers()). Django looks hashes up
+        # by algorithm, and the last hasher of a name wins: with both listed, every login
+        # would verify on Django's, silently blocking the hub again.
+        if _DJANGOS in getattr(settings, "PASSWORD_HASHERS", ()):
+            logging.getLogger("django_puff").warning(
+                "PASSWORD_HASHERS lists both %s and django_puff.hashers.PBKDF2PasswordHasher; "
+                "they share the algorithm pbkdf2_sha256 and Django uses the last one listed: "
+                "remove %s", _DJANGOS, _DJANGOS)
+
     def encode(self, password, salt, iterations=None):
         derive = super().encode
         if puff is not None and puff.is_hub():

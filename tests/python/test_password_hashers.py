@@ -1,5 +1,8 @@
 """django_puff.hashers: PBKDF2 derives on the blocking pool while the hub serves others, and
 its hashes are Django's (each hasher verifies the other's)."""
+import subprocess
+import sys
+
 import pytest
 
 SETTINGS = """
@@ -67,15 +70,31 @@ def test_the_hub_serves_others_while_a_password_is_hashed(project):
     assert "the hub has been blocked" not in result.stderr
 
 
-@pytest.mark.parametrize("runner", [("python", "job:main"), ("plain",)])
-def test_hashes_are_djangos(project, runner):
+@pytest.mark.parametrize("under_puff", [True, False])
+def test_hashes_are_djangos(project, under_puff):
     project.write("job.py", COMPATIBLE)
-    if runner == ("plain",):  # plain python: no puff module, derives in place
-        import subprocess
-        import sys
+    if under_puff:
+        result = project.run("python", "job:main", timeout=120)
+    else:  # plain python: no puff module, derives in place
         result = subprocess.run([sys.executable, "-c", "import job; job.main()"],
                                 cwd=project.path, capture_output=True, text=True, timeout=120,
                                 env=project.env())
-    else:
-        result = project.run(*runner, timeout=120)
     assert (result.returncode, result.stdout.strip()) == (0, "same"), result.stderr
+    assert "PASSWORD_HASHERS lists both" not in result.stderr
+
+
+def test_listing_djangos_pbkdf2_hasher_too_is_one_warning(project):
+    # Django keeps the last hasher of an algorithm: ours would never verify a login.
+    project.write("job.py", SETTINGS.replace(
+        '"django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",',
+        '"django.contrib.auth.hashers.PBKDF2PasswordHasher",') + """
+from django.contrib.auth.hashers import check_password, make_password
+
+
+def main():
+    assert check_password("pw", make_password("pw"))
+""")
+    result = project.run("python", "job:main", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("PASSWORD_HASHERS lists both") == 1, result.stderr
+    assert "remove django.contrib.auth.hashers.PBKDF2PasswordHasher" in result.stderr
