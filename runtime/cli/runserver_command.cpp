@@ -89,6 +89,7 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
               http.max_active_requests),
         whole("--max-header-bytes", flags.max_header_bytes, std::int64_t{1024},
               std::int64_t{16 << 20}, http.max_header_bytes),
+        whole("--max-header-fields", flags.max_header_fields, 1, 65536, http.max_header_fields),
         whole("--max-body-bytes", flags.max_body_bytes, std::int64_t{1}, std::int64_t{1} << 40,
               http.max_body_bytes),
         seconds("--header-timeout", flags.header_timeout, false, http.header_timeout_s),
@@ -127,6 +128,8 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                       "requests running at once per worker; the rest wait (0: no limit)");
   command->add_option("--max-header-bytes", flags.max_header_bytes,
                       "request line + headers at most (else 431)");
+  command->add_option("--max-header-fields", flags.max_header_fields,
+                      "header lines per request at most (else 431)");
   command->add_option("--max-body-bytes", flags.max_body_bytes,
                       "request body at most (else 413)");
   command->add_option("--header-timeout", flags.header_timeout,

@@ -24,6 +24,7 @@ struct RunserverFlags {
   std::optional<int> pipeline_depth;
   std::optional<int> max_active_requests;
   std::optional<std::int64_t> max_header_bytes;
+  std::optional<int> max_header_fields;
   std::optional<std::int64_t> max_body_bytes;
   std::optional<double> header_timeout;
   std::optional<double> keepalive_timeout;

@@ -63,6 +63,7 @@ struct HttpConfig {
   bool reload = false;
   std::vector<StaticMount> static_mounts;
   std::int64_t max_header_bytes = 64 * 1024;
+  int max_header_fields = 100;  // header field lines per request (a flood of names costs CPU)
   std::int64_t max_body_bytes = 100 * 1024 * 1024;
   double request_timeout_s = 60.0;
   double keepalive_timeout_s = 5.0;

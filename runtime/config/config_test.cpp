@@ -139,6 +139,7 @@ workers = 3
 reload = true
 static = ["/static=static", "/media/=/srv/media"]
 max_header_bytes = 8192
+max_header_fields = 50
 max_body_bytes = 1024
 request_timeout = 30
 keepalive_timeout = 2.5
@@ -191,6 +192,7 @@ help = "Load the fixtures"
   EXPECT_EQ(config.http.static_mounts[1].url_prefix, "/media/");
   EXPECT_EQ(config.http.static_mounts[1].directory, "/srv/media");
   EXPECT_EQ(config.http.max_header_bytes, 8192);
+  EXPECT_EQ(config.http.max_header_fields, 50);
   EXPECT_EQ(config.http.max_body_bytes, 1024);
   EXPECT_DOUBLE_EQ(config.http.request_timeout_s, 30.0);
   EXPECT_DOUBLE_EQ(config.http.keepalive_timeout_s, 2.5);
@@ -245,6 +247,7 @@ TEST_F(ConfigTest, ExampleConfigLoadsAndMatchesDefaults) {
   EXPECT_EQ(example.http.bind, defaults.http.bind);
   EXPECT_EQ(example.http.workers, defaults.http.workers);
   EXPECT_EQ(example.http.max_header_bytes, defaults.http.max_header_bytes);
+  EXPECT_EQ(example.http.max_header_fields, defaults.http.max_header_fields);
   EXPECT_EQ(example.http.max_body_bytes, defaults.http.max_body_bytes);
   EXPECT_EQ(example.http.request_timeout_s, defaults.http.request_timeout_s);
   EXPECT_EQ(example.http.keepalive_timeout_s, defaults.http.keepalive_timeout_s);

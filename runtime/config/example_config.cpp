@@ -33,6 +33,7 @@ reload = false            # restart when Python files change (development)
 static = []               # "URL=DIR" mounts, DIR relative to project_dir
 # static = ["/static/=static", "/media/=media"]
 max_header_bytes = 65536
+max_header_fields = 100   # header lines per request; more -> 431 (1..65536)
 max_body_bytes = 104857600
 request_timeout = 60.0
 keepalive_timeout = 5.0

@@ -16,6 +16,7 @@ namespace puff::http {
 struct ServerOptions {
   std::string bind = "127.0.0.1:8000";      // HOST:PORT, [IPv6]:PORT or unix:/path
   std::uint64_t max_header_bytes = 64 * 1024;  // request line + headers; more -> 431
+  std::uint32_t max_header_fields = 100;       // header field lines; more -> 431
   std::uint64_t max_body_bytes = 100 * 1024 * 1024;  // more -> 413
   double header_timeout_s = 10.0;     // the whole head must arrive in this time (slowloris)
   double keepalive_timeout_s = 5.0;   // an idle keep-alive connection is closed after this

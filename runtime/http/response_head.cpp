@@ -1,25 +1,13 @@
 #include "http/response_head.h"
 
+#include "http/syntax.h"
+
 #include <array>
 #include <chrono>
 #include <ctime>
 #include <mutex>
 
 namespace puff::http {
-namespace {
-
-// RFC 9110 token characters.
-bool is_token_char(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return extra.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-// Header values may hold any visible byte, SP and HTAB (obs-text included), not CR/LF/NUL.
-bool is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-}  // namespace
 
 bool header_is(const Header& header, std::string_view name) {
   if (header.name.size() != name.size()) return false;

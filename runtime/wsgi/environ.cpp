@@ -2,6 +2,8 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "http/target.h"
@@ -62,27 +64,27 @@ PyRef build_environ(const http::RequestHead& request, PyObject* base,
       return {};
     }
   }
-  // Repeated headers are joined into one value (", ", or "; " for Cookie, RFC 6265).
-  std::vector<std::pair<std::string, std::string>> joined;
+  // Repeated headers are joined into one value (", ", or "; " for Cookie, RFC 6265), in
+  // linear time: a head of many distinct names must not cost the hub quadratic work.
+  std::unordered_map<std::string, std::size_t> index;  // CGI key -> its place in `joined`
+  index.reserve(request.headers.size());
+  std::vector<std::pair<const std::string*, std::string>> joined;  // keys live in `index`
   joined.reserve(request.headers.size());
   for (const http::Header& header : request.headers) {
     // A name with '_' would collide with its '-' twin after the CGI mapping
     // (X_Forwarded_For vs X-Forwarded-For): such headers are dropped, as gunicorn does.
     if (header.name.find('_') != std::string::npos) continue;
-    std::string key = cgi_key(header.name);
-    bool merged = false;
-    for (auto& [existing, value] : joined) {
-      if (existing == key) {
-        value += key == "HTTP_COOKIE" ? "; " : ", ";
-        value += header.value;
-        merged = true;
-        break;
-      }
+    auto [at, inserted] = index.try_emplace(cgi_key(header.name), joined.size());
+    if (inserted) {
+      joined.emplace_back(&at->first, header.value);
+    } else {
+      std::string& value = joined[at->second].second;
+      value += at->first == "HTTP_COOKIE" ? "; " : ", ";
+      value += header.value;
     }
-    if (!merged) joined.emplace_back(std::move(key), header.value);
   }
   for (const auto& [key, value] : joined) {
-    if (!set(d, key.c_str(), value)) return {};
+    if (!set(d, key->c_str(), value)) return {};
   }
   return environ;
 }

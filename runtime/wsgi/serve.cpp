@@ -113,6 +113,7 @@ http::ServerOptions options_of(const config::HttpConfig& http) {
   http::ServerOptions options;
   options.bind = http.bind;
   options.max_header_bytes = static_cast<std::uint64_t>(http.max_header_bytes);
+  options.max_header_fields = static_cast<std::uint32_t>(http.max_header_fields);
   options.max_body_bytes = static_cast<std::uint64_t>(http.max_body_bytes);
   options.header_timeout_s = http.header_timeout_s;
   options.keepalive_timeout_s = http.keepalive_timeout_s;

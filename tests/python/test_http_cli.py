@@ -68,6 +68,7 @@ def test_no_application_configured_is_a_usage_error(project):
     (["--max-body-bytes", "0", "--wsgi", "x:y"], "--max-body-bytes: must be 1.."),
     (["--max-active-requests", "-1", "--wsgi", "x:y"],
      "--max-active-requests: must be 0..1000000, got -1"),
+    (["--max-header-fields", "0", "--wsgi", "x:y"], "--max-header-fields: must be 1..65536, got 0"),
 ])
 def test_bad_flags_exit_2_with_one_line(project, args, message):
     result = run(project, *args)

@@ -12,7 +12,9 @@
 #include "core/log.h"
 #include "http/access_log.h"
 #include "http/detail/server_state.h"
+#include "http/request_rules.h"
 #include "http/response_head.h"
+#include "http/syntax.h"
 
 namespace puff::http::detail {
 namespace {
@@ -26,33 +28,12 @@ constexpr std::size_t kDrainChunk = 64 * 1024;
 // closing is cheaper.
 constexpr std::uint64_t kMaxDrainBytes = 1024 * 1024;
 constexpr double kLingerSeconds = 2.0;
+// A chunk-size line (with its extensions) or the trailer section must fit in this much.
+constexpr std::size_t kMaxChunkLineBytes = 16 * 1024;
 
 std::chrono::steady_clock::duration seconds(double s) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(s));
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  }
-  return true;
-}
-
-bool contains_token(std::string_view value, std::string_view token) {
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t comma = value.find(',', start);
-    std::string_view part = value.substr(start, comma == std::string_view::npos ? value.npos
-                                                                                : comma - start);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (equals_ignoring_case(part, token)) return true;
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return false;
 }
 
 std::optional<std::uint64_t> parse_length(const std::string& value) {
@@ -138,6 +119,8 @@ void Connection::parse_head() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
+    head_scanner_.emplace(HeadLimits{server_->options.max_header_bytes,
+                                     server_->options.max_header_fields});
     head_started_ = false;
   }
   if (buffer_.size() > 0) {
@@ -145,25 +128,28 @@ void Connection::parse_head() {
       head_started_ = true;
       arm_read_timer(ReadTimer::header, server_->options.header_timeout_s);
     }
-    boost::system::error_code ec;
-    std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (!ec && parser_->is_header_done()) {
-      dispatch_head();
+    std::string_view buffered(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    HeadVerdict verdict;
+    std::size_t head_bytes = head_scanner_->scan(buffered, verdict);
+    if (verdict.refused()) {
+      reject_head(verdict);
       return;
     }
-    if (ec && ec != beast_http::error::need_more) {
-      if (ec == beast_http::error::header_limit) {
-        reject_head(431, "Request Header Fields Too Large");
+    if (head_bytes > 0) {
+      // Exactly the head: the parser stops there (eager off) and the body waits for a reader.
+      std::size_t start = head_scanner_->head_start();
+      boost::system::error_code ec;
+      std::size_t used = parser_->put(asio::buffer(buffered.data() + start, head_bytes - start), ec);
+      buffer_.consume(start + used);
+      if (!ec && parser_->is_header_done()) {
+        dispatch_head();
+      } else if (ec == beast_http::error::header_limit) {
+        reject_head({431, "Request Header Fields Too Large", "the request head is too large"});
       } else if (ec == beast_http::error::body_limit) {
-        reject_head(413, "Payload Too Large");
+        reject_head({413, "Payload Too Large", "the request body is larger than max_body_bytes"});
       } else {
-        reject_head(400, "Bad Request");
+        reject_head({400, "Bad Request", "the request head is malformed"});
       }
-      return;
-    }
-    if (buffer_.size() >= buffer_.max_size()) {
-      reject_head(431, "Request Header Fields Too Large");
       return;
     }
   } else if (exchanges_.empty() && read_timer_kind_ == ReadTimer::none) {
@@ -195,7 +181,16 @@ void Connection::dispatch_head() {
     }
   }
   head.peer = peer_;
-  ex->keep_alive = parser_->keep_alive();
+  Framing framing;
+  HeadVerdict verdict = check_request_framing(head, framing);
+  if (!verdict.refused() && framing.chunked != parser_->chunked()) {
+    verdict = {400, "Bad Request", "the request's framing is ambiguous"};  // belt and braces
+  }
+  if (verdict.refused()) {
+    reject_head(verdict);
+    return;
+  }
+  ex->keep_alive = parser_->keep_alive() && !framing.close_after;
   ex->head_request = head.method == "HEAD";
   if (!ex->keep_alive || stop_after_next_) accepting_requests_ = false;
   first_request_ = false;
@@ -228,9 +223,10 @@ void Connection::dispatch_head() {
   continue_reading();
 }
 
-// A request that never reached the handler (unparseable, too large): answered in order behind
-// the responses in flight, then the connection closes.
-void Connection::reject_head(int status, const std::string& reason) {
+// A request that never reached the handler (unparseable, too large, ambiguous framing):
+// answered in order behind the responses in flight, then the connection closes; nothing
+// after it on the connection is read as a request.
+void Connection::reject_head(const HeadVerdict& verdict) {
   auto ex = std::make_shared<ExchangeState>();
   ex->started = std::chrono::steady_clock::now();
   if (parser_ && parser_->is_header_done()) {
@@ -246,7 +242,7 @@ void Connection::reject_head(int status, const std::string& reason) {
   accepting_requests_ = false;
   cancel_read_timer();
   exchanges_.push_back(ex);
-  fail_request(ex, status, reason);
+  fail_request(ex, verdict.status, std::string(verdict.reason), verdict.why);
 }
 
 void Connection::pump_body() {
@@ -262,8 +258,9 @@ void Connection::pump_body() {
     body.data = chunk.data();
     body.size = chunk.size();
     boost::system::error_code ec = beast_http::error::need_more;
+    std::size_t used = 0;
     if (buffer_.size() > 0) {
-      std::size_t used = parser_->put(buffer_.data(), ec);
+      used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
     }
     std::size_t produced = max - body.size;
@@ -271,15 +268,20 @@ void Connection::pump_body() {
     body.size = 0;
     chunk.resize(produced);
     if (ec == beast_http::error::need_buffer || ec == beast_http::error::need_more) ec = {};
-    if (ec) {
+    // Nothing taken from a full line's worth of bytes: a chunk-size line or trailer section
+    // that never ends would otherwise hold the connection until idle_timeout.
+    bool line_too_long = !ec && used == 0 && produced == 0 && buffer_.size() >= kMaxChunkLineBytes;
+    if (ec || line_too_long) {
       bool too_large = ec == beast_http::error::body_limit;
-      std::string error = too_large ? "the request body is larger than max_body_bytes"
-                                    : "invalid request body: " + ec.message();
+      std::string error = too_large       ? "the request body is larger than max_body_bytes"
+                          : line_too_long ? "a chunk-size line or the trailers are too long"
+                                          : "invalid request body: " + ec.message();
       reading_body_of_.reset();
       parser_.reset();
       accepting_requests_ = false;
       fail_body(*ex, error);
-      fail_request(ex, too_large ? 413 : 400, too_large ? "Payload Too Large" : "Bad Request");
+      fail_request(ex, too_large ? 413 : 400, too_large ? "Payload Too Large" : "Bad Request",
+                   error);
       return;
     }
     bool done = parser_->is_done();
@@ -516,7 +518,11 @@ void Connection::queue_head(ExchangeState& ex, const ResponseHead& head) {
   ex.status = head.status;
   if (ex.request_timer) ex.request_timer->cancel();
   bool no_body = ex.head_request || status_has_no_body(head.status);
-  bool close = !ex.keep_alive || !accepting_requests_ || read_eof_;
+  // When no more requests will be read, the last exchange in flight closes the connection;
+  // the ones before it still answer (their applications ran: dropping a response would lose
+  // what the client is owed).
+  bool last = exchanges_.empty() || exchanges_.back().get() == &ex;
+  bool close = !ex.keep_alive || (last && (!accepting_requests_ || read_eof_));
   // The client may still hold its body back, waiting for a 100 Continue that never came.
   if (ex.head.expects_continue && !ex.continue_sent && !ex.body_done) close = true;
   std::optional<std::uint64_t> declared;
@@ -532,7 +538,7 @@ void Connection::queue_head(ExchangeState& ex, const ResponseHead& head) {
     // Framing and the connection are the server's business (PEP 3333: hop-by-hop headers).
     if (header_is(header, "Transfer-Encoding") || header_is(header, "Keep-Alive")) continue;
     if (header_is(header, "Connection")) {
-      if (contains_token(header.value, "close")) close = true;
+      if (list_contains(header.value, "close")) close = true;
       continue;
     }
     if (header_is(header, "Content-Length")) {
@@ -623,7 +629,7 @@ void Connection::fail_body(ExchangeState& ex, const std::string& error) {
 }
 
 void Connection::fail_request(const std::shared_ptr<ExchangeState>& ex, int status,
-                              const std::string& reason) {
+                              const std::string& reason, std::string_view why) {
   if (closed_ || ex->finished) return;
   if (ex->head_queued) {
     close_now();  // the head is out: a cut-off response must not look complete
@@ -631,7 +637,9 @@ void Connection::fail_request(const std::shared_ptr<ExchangeState>& ex, int stat
   }
   accepting_requests_ = false;
   ex->failed = true;
-  std::string body = reason + "\n";
+  std::string body = reason;
+  if (!why.empty()) body.append(": ").append(why);
+  body += "\n";
   ResponseHead head{status, reason,
                     {{"Content-Type", "text/plain; charset=utf-8"},
                      {"Content-Length", std::to_string(body.size())}}};

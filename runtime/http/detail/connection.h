@@ -17,9 +17,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/exchange.h"
+#include "http/request_rules.h"
 #include "http/static_files.h"
 #include "http/types.h"
 
@@ -93,7 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void continue_reading();
   void parse_head();
   void dispatch_head();
-  void reject_head(int status, const std::string& reason);
+  void reject_head(const HeadVerdict& verdict);
   void pump_body();
   void read_socket();
   void read_now();
@@ -105,7 +107,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queue_file(ExchangeState& ex, std::shared_ptr<FileSegment> file, SendCallback done);
   std::string frame_body(ExchangeState& ex, std::string body, bool last);
   void fail_request(const std::shared_ptr<ExchangeState>& ex, int status,
-                    const std::string& reason);
+                    const std::string& reason, std::string_view why = {});
   void fail_body(ExchangeState& ex, const std::string& error);
   void serve_static(const std::shared_ptr<ExchangeState>& ex, const StaticMount& mount);
   void flush();
@@ -129,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> parser_;
+  std::optional<HeadScanner> head_scanner_;  // with parser_, while its head arrives
   bool head_started_ = false;  // bytes of the next head have arrived (the header timer runs)
   bool first_request_ = true;
   std::shared_ptr<ExchangeState> reading_body_of_;
