@@ -1,17 +1,14 @@
-// One accepted connection: parses requests (Beast's parser, fed by our own reads so that
+// One accepted connection: reads requests (RequestReader, fed by our own socket reads so that
 // timeouts and backpressure are ours), hands each to the handler as an Exchange, and writes
 // responses strictly in request order. Everything runs on the connection's strand.
+// connection.cpp: reading, timers and closing; connection_write.cpp: writing responses.
 #pragma once
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -20,8 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "http/detail/exchange_state.h"
 #include "http/exchange.h"
-#include "http/request_rules.h"
+#include "http/request_reader.h"
 #include "http/static_files.h"
 #include "http/types.h"
 
@@ -31,41 +29,6 @@ struct ServerState;
 
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 using Socket = boost::asio::basic_stream_socket<boost::asio::generic::stream_protocol, Strand>;
-
-// The connection's view of one exchange. Strand-only, except `head` (immutable once handed out).
-struct ExchangeState {
-  RequestHead head;
-  std::chrono::steady_clock::time_point started;
-  bool keep_alive = true;
-  bool head_request = false;
-
-  // Request body.
-  bool body_done = false;
-  std::string body_error;
-  BodyCallback body_waiter;
-  std::size_t body_max = 0;
-  bool continue_sent = false;
-  bool draining = false;  // the response is out; the rest of the body is read and dropped
-  std::uint64_t drained = 0;
-
-  // Response.
-  enum class Framing { none, fixed, chunked, until_close };
-  bool head_queued = false;
-  bool finished = false;  // the last byte is queued
-  bool failed = false;    // answered by the server itself (timeout, bad body): sends fail
-  bool close_after = false;
-  Framing framing = Framing::none;
-  std::uint64_t remaining = 0;  // Framing::fixed
-  int status = 0;
-  std::uint64_t body_bytes = 0;
-  struct Pending {
-    std::string bytes;
-    SendCallback done;
-    std::shared_ptr<FileSegment> file;  // sent with sendfile(2) after `bytes`
-  };
-  std::vector<Pending> out;
-  std::optional<boost::asio::steady_timer> request_timer;
-};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -94,8 +57,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void continue_reading();
   void parse_head();
-  void dispatch_head();
-  void reject_head(const HeadVerdict& verdict);
+  void dispatch_head(RequestReader::Head next);
+  void reject_head(const RequestHead& parsed, const HeadVerdict& verdict);
   void pump_body();
   void read_socket();
   void read_now();
@@ -104,8 +67,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_send(const std::shared_ptr<ExchangeState>& ex, std::optional<ResponseHead> head,
                std::string body, bool last, SendCallback done);
   void queue_head(ExchangeState& ex, const ResponseHead& head);
-  void queue_file(ExchangeState& ex, std::shared_ptr<FileSegment> file, SendCallback done);
-  std::string frame_body(ExchangeState& ex, std::string body, bool last);
   void fail_request(const std::shared_ptr<ExchangeState>& ex, int status,
                     const std::string& reason, std::string_view why = {});
   void fail_body(ExchangeState& ex, const std::string& error);
@@ -129,9 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Peer peer_;
   std::uint64_t id_;
 
-  boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> parser_;
-  std::optional<HeadScanner> head_scanner_;  // with parser_, while its head arrives
+  RequestReader reader_;
   bool head_started_ = false;  // bytes of the next head have arrived (the header timer runs)
   bool first_request_ = true;
   std::shared_ptr<ExchangeState> reading_body_of_;
