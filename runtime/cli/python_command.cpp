@@ -16,7 +16,7 @@
 #include "python/hub.h"
 #include "python/interpreter.h"
 #include "python/pyref.h"
-#include "python/redis/module.h"
+#include "django_puff/redis/native/module.h"
 #include "python/task.h"
 #include "python/watchdog.h"
 

@@ -3,9 +3,9 @@
 #include <new>
 
 #include "python/native_io.h"
-#include "python/redis/call.h"
-#include "python/redis/convert.h"
-#include "python/redis/objects.h"
+#include "call.h"
+#include "convert.h"
+#include "objects.h"
 #include "redis/pool_registry.h"
 
 namespace puff::python::redis_client {

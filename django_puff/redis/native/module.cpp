@@ -1,10 +1,10 @@
-#include "python/redis/module.h"
+#include "module.h"
 
 #include <mutex>
 
 #include "python/pyref.h"
-#include "python/redis/convert.h"
-#include "python/redis/objects.h"
+#include "convert.h"
+#include "objects.h"
 #include "redis/pool_registry.h"
 
 namespace puff::python::redis_client {

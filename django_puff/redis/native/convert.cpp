@@ -1,4 +1,4 @@
-#include "python/redis/convert.h"
+#include "convert.h"
 
 #include <charconv>
 

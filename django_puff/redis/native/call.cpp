@@ -1,11 +1,11 @@
-#include "python/redis/call.h"
+#include "call.h"
 
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include "python/redis/convert.h"
+#include "convert.h"
 #include "python/wait.h"
 
 namespace puff::python::redis_client {

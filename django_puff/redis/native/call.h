@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "python/pyref.h"
-#include "python/redis/convert.h"
+#include "convert.h"
 #include "redis/connection.h"
 #include "redis/pool.h"
 
