@@ -1,6 +1,5 @@
 #include "copy.h"
 
-#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,22 +16,11 @@ namespace {
 using StepCall = std::function<void(pg::Connection&, pg::Connection::CopyCallback)>;
 
 // Makes one copy() call or step and waits for its answer. false = exception set (interrupted,
-// which closed the session, or a misuse of the step protocol).
+// which closed the session).
 bool next_step(State& s, const StepCall& call, pg::CopyStep* step) {
-  auto answer = std::make_shared<pg::CopyStep>();
   auto conn = s.conn;
-  try {
-    bool ok = wait_for(s, [&](python::Completion done) {
-      call(*conn, [answer, done](pg::CopyStep next) {
-        *answer = std::move(next);
-        done.complete();
-      });
-    });
-    if (!ok) return false;
-  } catch (const std::exception& e) {
-    raise_interface(e.what());
-    return false;
-  }
+  auto answer = await_on_session<pg::CopyStep>(s, [&](auto deliver) { call(*conn, deliver); });
+  if (!answer) return false;
   *step = std::move(*answer);
   return true;
 }

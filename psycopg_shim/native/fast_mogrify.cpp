@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "python/kit/types.h"
 #include "python/pyref.h"
 #include "row_builder.h"
 
@@ -14,10 +15,10 @@ namespace {
 // What psycopg2._adapt registers (set_quoting): the adapters registry, the protocol, the
 // default adapter of each type quoted here, and server_string_syntax(conn).
 struct Quoting {
-  PyObject* adapters = nullptr;  // dict (type, ISQLQuote) -> adapter
-  PyObject* keys[4] = {};        // (int, ISQLQuote), (bool, ...), (float, ...), (str, ...)
-  PyObject* defaults[4] = {};    // Int, Boolean, Float, QuotedString
-  PyObject* string_syntax = nullptr;
+  python::Pinned<> adapters;     // dict (type, ISQLQuote) -> adapter
+  python::Pinned<> keys[4];      // (int, ISQLQuote), (bool, ...), (float, ...), (str, ...)
+  python::Pinned<> defaults[4];  // Int, Boolean, Float, QuotedString
+  python::Pinned<> string_syntax;
 };
 Quoting quoting;
 
@@ -25,8 +26,8 @@ enum TypeIndex { kInt, kBool, kFloat, kStr };
 
 // The value's type has its default adapter (nobody registered another): quoted here.
 bool default_adapter(TypeIndex type) {
-  PyObject* current = PyDict_GetItemWithError(quoting.adapters, quoting.keys[type]);
-  return current == quoting.defaults[type];
+  PyObject* current = PyDict_GetItemWithError(quoting.adapters.get(), quoting.keys[type].get());
+  return current == quoting.defaults[type].get();
 }
 
 // One query's quoting state: the connection, and its string syntax once a str needs it.
@@ -55,7 +56,7 @@ Outcome quote_text(Context& ctx, PyObject* value, std::string& out) {
   if (text.find('\0') != std::string_view::npos) return Outcome::fallback;  // ValueError there
   if (!ctx.syntax_known) {
     python::PyRef syntax =
-        python::PyRef::steal(PyObject_CallOneArg(quoting.string_syntax, ctx.conn));
+        python::PyRef::steal(PyObject_CallOneArg(quoting.string_syntax.get(), ctx.conn));
     if (!syntax) return Outcome::error;
     const char* s = PyUnicode_Check(syntax.get()) ? PyUnicode_AsUTF8(syntax.get()) : nullptr;
     if (!s) return Outcome::fallback;
@@ -200,8 +201,8 @@ PyObject* mogrify_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   PyObject* vars = args[1];
   PyObject* conn = args[2];
   if (!quoting.adapters || !PyBytes_CheckExact(query) || conn == Py_None) Py_RETURN_NONE;
-  static PyObject* codec_name = PyUnicode_InternFromString("_codec");
-  python::PyRef codec = python::PyRef::steal(PyObject_GetAttr(conn, codec_name));
+  static const python::InternedName codec_name("_codec");
+  python::PyRef codec = python::PyRef::steal(PyObject_GetAttr(conn, codec_name.get()));
   if (!codec) return nullptr;
   if (!is_utf8_codec(codec.get())) Py_RETURN_NONE;  // the Python path encodes with the codec
   std::string_view text(PyBytes_AS_STRING(query), static_cast<size_t>(PyBytes_GET_SIZE(query)));
@@ -232,25 +233,26 @@ PyObject* set_quoting(PyObject*, PyObject* args) {
                         reinterpret_cast<PyObject*>(&PyFloat_Type),
                         reinterpret_cast<PyObject*>(&PyUnicode_Type)};
   for (int i = 0; i < 4; ++i) {
-    PyObject* key = PyTuple_Pack(2, types[i], protocol);
-    if (!key) return nullptr;
-    Py_XSETREF(quoting.keys[i], key);
-    Py_XSETREF(quoting.defaults[i], Py_NewRef(defaults[i]));
+    quoting.keys[i].pin(python::PyRef::steal(python::require(PyTuple_Pack(2, types[i], protocol))));
+    quoting.defaults[i].pin(python::PyRef::borrow(defaults[i]));
   }
-  Py_XSETREF(quoting.string_syntax, Py_NewRef(syntax));
-  Py_XSETREF(quoting.adapters, Py_NewRef(adapters));
+  quoting.string_syntax.pin(python::PyRef::borrow(syntax));
+  quoting.adapters.pin(python::PyRef::borrow(adapters));
   Py_RETURN_NONE;
 }
 
 PyMethodDef methods[] = {
-    {"mogrify_fast", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mogrify_fast)),
-     METH_FASTCALL, "mogrify_fast(query, vars, conn) -> bytes, or None: use the Python path"},
-    {"set_quoting", set_quoting, METH_VARARGS,
-     "set_quoting(adapters, ISQLQuote, Int, Boolean, Float, QuotedString, string_syntax)"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<mogrify_fast, METH_FASTCALL>(
+        "mogrify_fast", "mogrify_fast(query, vars, conn) -> bytes, or None: use the Python path"),
+    python::method<set_quoting, METH_VARARGS>(
+        "set_quoting",
+        "set_quoting(adapters, ISQLQuote, Int, Boolean, Float, QuotedString, string_syntax)"),
+    python::kEndMethods};
 
 }  // namespace
 
-bool add_fast_mogrify(PyObject* module) { return PyModule_AddFunctions(module, methods) == 0; }
+void add_fast_mogrify(PyObject* module) {
+  python::require(PyModule_AddFunctions(module, methods) == 0);
+}
 
 }  // namespace puff::psycopg

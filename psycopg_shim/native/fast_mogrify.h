@@ -8,7 +8,7 @@
 
 namespace puff::psycopg {
 
-// Adds mogrify_fast() and set_quoting() to the module.
-bool add_fast_mogrify(PyObject* module);
+// Adds mogrify_fast() and set_quoting() to the module. Throws ErrorAlreadySet.
+void add_fast_mogrify(PyObject* module);
 
 }  // namespace puff::psycopg

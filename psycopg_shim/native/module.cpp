@@ -8,7 +8,9 @@
 #include "native_error.h"
 #include "pg_conn.h"
 #include "pg_result.h"
-#include "pool_registry.h"
+#include "pool_stats.h"
+#include "python/kit/types.h"
+#include "python/puff_module.h"
 #include "python/pyref.h"
 #include "row_builder.h"
 
@@ -55,33 +57,38 @@ PyObject* unescape_bytea(PyObject*, PyObject* arg) {
 }
 
 PyMethodDef methods[] = {
-    {"parse_dsn", parse_dsn, METH_O, "parse_dsn(dsn) -> dict of the keywords it sets"},
-    {"libpq_version", libpq_version, METH_NOARGS, "libpq_version() -> e.g. 150018"},
-    {"unescape_bytea", unescape_bytea, METH_O, "unescape_bytea(text) -> bytes (PQunescapeBytea)"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<parse_dsn, METH_O>("parse_dsn", "parse_dsn(dsn) -> dict of the keywords it sets"),
+    python::method<libpq_version, METH_NOARGS>("libpq_version", "libpq_version() -> e.g. 150018"),
+    python::method<unescape_bytea, METH_O>("unescape_bytea",
+                                           "unescape_bytea(text) -> bytes (PQunescapeBytea)"),
+    python::method<python::live_objects_dict, METH_NOARGS>(
+        "_live_objects", "_live_objects() -> {type name: instances alive} (leak tests)"),
+    python::kEndMethods};
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "psycopg2._psycopg",
                           "Native half of puff's psycopg2-compatible driver.", -1, methods};
+
+PyObject* init_module() {
+  python::register_exception_translator(translate_usage_error);
+  python::PyRef module = python::create_module(module_def);
+  add_native_error(module.get());
+  add_result_type(module.get());
+  add_caster_registry(module.get());
+  add_fast_mogrify(module.get());
+  add_connection_type(module.get());
+  add_pool_functions(module.get());
+  // psycopg2's registry SQLSTATE -> exception class: psycopg2.errors fills it, the raising code
+  // and errors.lookup() read it (psycopg2's own tests edit it in place).
+  python::PyRef registry = python::PyRef::steal(python::require(PyDict_New()));
+  python::add_object(module.get(), "sqlstate_errors", registry.get());
+  return module.release();
+}
 
 }  // namespace
 }  // namespace puff::psycopg
 
 extern "C" PyMODINIT_FUNC PyInit__psycopg() {
-  using namespace puff::psycopg;
-  puff::python::PyRef module = puff::python::PyRef::steal(PyModule_Create(&module_def));
-  if (!module) return nullptr;
-  if (!add_native_error(module.get()) || !add_result_type(module.get()) ||
-      !add_caster_registry(module.get()) || !add_fast_mogrify(module.get()) ||
-      !add_connection_type(module.get()) || !add_pool_functions(module.get())) {
-    return nullptr;
-  }
-  // psycopg2's registry SQLSTATE -> exception class: psycopg2.errors fills it, the raising code
-  // and errors.lookup() read it (psycopg2's own tests edit it in place).
-  puff::python::PyRef registry = puff::python::PyRef::steal(PyDict_New());
-  if (!registry || PyModule_AddObjectRef(module.get(), "sqlstate_errors", registry.get()) < 0) {
-    return nullptr;
-  }
-  return module.release();
+  return puff::python::guarded<puff::psycopg::init_module>();
 }
 
 // psycopg2's C entry point for the bytea typecaster, exported from its _psycopg module under
@@ -97,4 +104,6 @@ extern "C" [[gnu::visibility("default")]] PyObject* typecast_BINARY_cast(const c
 
 void puff::psycopg::register_builtin() {
   PyImport_AppendInittab("psycopg2._psycopg", &PyInit__psycopg);
+  puff::python::expose_in_puff("db_pool_stats", "psycopg2._psycopg:pool_stats");
+  puff::python::expose_in_puff("postgres_config", "psycopg2._psycopg:postgres_config");
 }

@@ -4,8 +4,9 @@
 
 namespace puff::psycopg {
 
-// Registers psycopg2._psycopg as a built-in module of the embedded interpreter. Call before
-// the interpreter starts.
+// Registers psycopg2._psycopg as a built-in module of the embedded interpreter, and
+// puff.db_pool_stats / puff.postgres_config as its functions. Call before the interpreter
+// starts.
 void register_builtin();
 
 }  // namespace puff::psycopg

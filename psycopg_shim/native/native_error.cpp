@@ -3,11 +3,13 @@
 #include <libpq-fe.h>
 
 #include "pg/result.h"
+#include "python/kit/native_error.h"
+#include "python/kit/types.h"
 
 namespace puff::psycopg {
 namespace {
 
-PyObject* native_error_type = nullptr;  // owned by the module for the process's life
+python::Pinned<> native_error_type;  // psycopg2._psycopg.NativeError
 
 // libpq's diagnostic fields under the attribute names of psycopg2's Diagnostics.
 struct DiagField {
@@ -40,45 +42,42 @@ PyObject* text(std::string_view s) {
   return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
 }
 
-PyObject* raise(const char* kind, const std::string& sqlstate, const std::string& message,
-                const pg::Result* server_result) {
-  python::PyRef diag = python::PyRef::steal(PyDict_New());
-  if (!diag) return nullptr;
-  if (server_result) {
-    for (const DiagField& f : kDiagFields) {
-      std::string_view v = server_result->error_field(f.code);
-      if (!PQresultErrorField(server_result->get(), f.code)) continue;
-      python::PyRef value = python::PyRef::steal(text(v));
-      if (!value || PyDict_SetItemString(diag.get(), f.name, value.get()) < 0) return nullptr;
-    }
+// psycopg2's diagnostics of a server error, by psycopg2's attribute names.
+python::PyRef diagnostics(const pg::Result* server_result) {
+  python::PyRef diag = python::PyRef::steal(python::require(PyDict_New()));
+  if (!server_result) return diag;
+  for (const DiagField& f : kDiagFields) {
+    if (!PQresultErrorField(server_result->get(), f.code)) continue;
+    python::PyRef value = python::PyRef::steal(python::require(text(server_result->error_field(f.code))));
+    python::require(PyDict_SetItemString(diag.get(), f.name, value.get()) == 0);
   }
-  python::PyRef args = python::PyRef::steal(Py_BuildValue("(s s N O)", kind, sqlstate.c_str(),
-                                                          text(message), diag.get()));
-  if (!args) return nullptr;
-  python::PyRef error = python::PyRef::steal(PyObject_Call(native_error_type, args.get(), nullptr));
-  if (!error) return nullptr;
-  static const char* kNames[] = {"kind", "sqlstate", "message", "diag"};
-  for (int i = 0; i < 4; ++i) {
-    if (PyObject_SetAttrString(error.get(), kNames[i], PyTuple_GET_ITEM(args.get(), i)) < 0) {
-      return nullptr;
-    }
-  }
-  PyErr_SetObject(native_error_type, error.get());
-  return nullptr;
+  return diag;
+}
+
+// NativeError with the shape every native layer reports (kind, code, message, detail), plus
+// what psycopg2's package needs: `sqlstate` (the code) and `diag`.
+PyObject* raise(std::string_view kind, const std::string& sqlstate, const std::string& message,
+                const std::string& detail, const pg::Result* server_result) {
+  python::PyRef extra = python::PyRef::steal(python::require(PyDict_New()));
+  python::PyRef code = python::PyRef::steal(python::require(text(sqlstate)));
+  python::PyRef diag = diagnostics(server_result);
+  python::require(PyDict_SetItemString(extra.get(), "sqlstate", code.get()) == 0);
+  python::require(PyDict_SetItemString(extra.get(), "diag", diag.get()) == 0);
+  return python::raise_native_error(native_error_type.get(), {kind, sqlstate, message, detail},
+                                    extra.get());
 }
 
 }  // namespace
 
-bool add_native_error(PyObject* module) {
+void add_native_error(PyObject* module) {
   if (!native_error_type) {
-    native_error_type = PyErr_NewExceptionWithDoc(
+    native_error_type.pin(python::PyRef::steal(python::require(PyErr_NewExceptionWithDoc(
         "psycopg2._psycopg.NativeError",
-        "A failure of the native layer: (kind, sqlstate, message, diag). psycopg2's package "
-        "turns it into the matching psycopg2 exception.",
-        nullptr, nullptr);
-    if (!native_error_type) return false;
+        "A failure of the native layer, with attributes kind, code (= sqlstate), message, "
+        "detail and diag. psycopg2's package turns it into the matching psycopg2 exception.",
+        nullptr, nullptr))));
   }
-  return PyModule_AddObjectRef(module, "NativeError", native_error_type) == 0;
+  python::add_object(module, "NativeError", native_error_type.get());
 }
 
 PyObject* raise_native(const pg::Error& error) {
@@ -89,9 +88,18 @@ PyObject* raise_native(const pg::Error& error) {
   } else if (!message.empty() && message.back() != '\n') {
     message += '\n';
   }
-  return raise(pg::kind_name(error.kind), error.sqlstate, message, error.server_result.get());
+  return raise(pg::kind_name(error.kind), error.sqlstate, message, error.detail,
+               error.server_result.get());
 }
 
-PyObject* raise_interface(const char* message) { return raise("interface", "", message, nullptr); }
+PyObject* raise_interface(const char* message) {
+  return raise("interface", "", message, "", nullptr);
+}
+
+bool translate_usage_error(const std::exception& error) {
+  if (!dynamic_cast<const pg::UsageError*>(&error)) return false;
+  raise_interface(error.what());
+  return true;
+}
 
 }  // namespace puff::psycopg

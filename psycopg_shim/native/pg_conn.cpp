@@ -12,27 +12,24 @@
 #include "pg/connection.h"
 #include "pg/pool.h"
 #include "pg/pool_registry.h"
-#include "pool_registry.h"
 #include "pg_result.h"
+#include "pool_stats.h"
 #include "python/hub.h"
-#include "python/wait.h"
+#include "python/kit/types.h"
 #include "session.h"
 
 namespace puff::psycopg {
 namespace {
 
-PyTypeObject* conn_type = nullptr;
+python::Pinned<PyTypeObject> conn_type;
 
 void dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
   if (State* s = reinterpret_cast<ConnObject*>(self)->state) {
     // A dedicated session closes; a pooled one goes back to its pool (Lease's destructor).
     if (!s->pool && s->conn && !s->closed) s->conn->close();
     finish_own_io(*s);
-    delete s;
   }
-  type->tp_free(self);
-  Py_DECREF(type);
+  python::native_dealloc<State>(self);
 }
 
 PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
@@ -43,35 +40,24 @@ PyObject* connect(PyObject*, PyObject* args, PyObject* kwargs) {
                                    &connect_timeout)) {
     return nullptr;
   }
-  python::PyRef self = python::PyRef::steal(conn_type->tp_alloc(conn_type, 0));
-  if (!self) return nullptr;
-  auto* state = new State;
-  reinterpret_cast<ConnObject*>(self.get())->state = state;
+  python::PyRef self = python::make_native(conn_type, std::make_unique<State>());
+  State& state = state_of(self.get());
   pg::ConnectOptions options;
   options.conninfo = conninfo;
   // libpq's connect_timeout (in the conninfo) applies as usual; ours only guards against a
   // server that never answers when none is given.
   options.connect_timeout_s = connect_timeout > 0 ? connect_timeout : 0;
-  try {
-    if (python::Hub::instance()) {
-      state->conn = pg::Connection::create(python::native_io());
-    } else {
-      state->own_io = std::make_unique<boost::asio::io_context>(1);
-      state->conn = pg::Connection::create(*state->own_io);
-    }
-    auto error = std::make_shared<std::optional<pg::Error>>();
-    auto conn = state->conn;
-    bool ok = wait_for(*state, [&](python::Completion done) {
-      conn->connect(std::move(options), [error, done](std::optional<pg::Error> e) {
-        *error = std::move(e);
-        done.complete();
-      });
-    });
-    if (!ok) return nullptr;
-    if (*error) return raise_native(**error);
-  } catch (const std::exception& e) {
-    return raise_interface(e.what());
+  if (python::Hub::instance()) {
+    state.conn = pg::Connection::create(python::native_io());
+  } else {
+    state.own_io = std::make_unique<boost::asio::io_context>(1);
+    state.conn = pg::Connection::create(*state.own_io);
   }
+  auto conn = state.conn;
+  auto error = await_on_session<std::optional<pg::Error>>(
+      state, [&](auto deliver) { conn->connect(std::move(options), std::move(deliver)); });
+  if (!error) return nullptr;
+  if (*error) return raise_native(**error);
   return self.release();
 }
 
@@ -105,11 +91,9 @@ PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
                     "must be > 0 s, health_check_after and statement_timeout >= 0 s");
     return nullptr;
   }
-  python::PyRef self = python::PyRef::steal(conn_type->tp_alloc(conn_type, 0));
-  if (!self) return nullptr;
-  auto* state = new State;
-  reinterpret_cast<ConnObject*>(self.get())->state = state;
-  try {
+  python::PyRef self = python::make_native(conn_type, std::make_unique<State>());
+  State* state = &state_of(self.get());
+  {
     pg::PoolOptions options;
     options.name = pool_name;
     options.conninfo = conninfo;
@@ -126,8 +110,6 @@ PyObject* connect_pooled(PyObject*, PyObject* args, PyObject* kwargs) {
     // facts (server version, parameters) are known before the first statement.
     if (!borrow(*state)) return nullptr;
     give_back(*state);
-  } catch (const std::exception& e) {
-    return raise_interface(e.what());
   }
   return self.release();
 }
@@ -165,15 +147,13 @@ PyObject* outcome_to_python(pg::QueryOutcome& outcome) {
 PyObject* execute_inline(State& s, std::string sql) {
   pg::QueryOutcome outcome;
   bool interrupted = false;
-  try {
+  {
     python::GilRelease released;
     outcome = s.conn->execute_inline(std::move(sql), [&interrupted] {
       python::GilAcquire gil;  // Ctrl-C interrupts a long statement, as time.sleep
       interrupted = PyErr_CheckSignals() < 0;
       return interrupted;
     });
-  } catch (const std::exception& e) {
-    return raise_interface(e.what());
   }
   if (interrupted) {
     s.closed = true;
@@ -201,19 +181,10 @@ PyObject* execute(PyObject* self, PyObject* query) {
   if (!usable(s)) return nullptr;  // closed while we waited for the lock
   if (!borrow(s)) return nullptr;
   if (runs_inline(s)) return execute_inline(s, std::move(sql));
-  auto outcome = std::make_shared<pg::QueryOutcome>();
-  try {
-    auto conn = s.conn;
-    bool ok = wait_for(s, [&](python::Completion done) {
-      conn->execute(std::move(sql), [outcome, done](pg::QueryOutcome o) {
-        *outcome = std::move(o);
-        done.complete();
-      });
-    });
-    if (!ok) return nullptr;
-  } catch (const std::exception& e) {
-    return raise_interface(e.what());
-  }
+  auto conn = s.conn;
+  auto outcome = await_on_session<pg::QueryOutcome>(
+      s, [&](auto deliver) { conn->execute(std::move(sql), std::move(deliver)); });
+  if (!outcome) return nullptr;
   if (s.pool && !s.conn->is_open()) give_back(s);  // broken: the pool replaces it
   return outcome_to_python(*outcome);
 }
@@ -332,22 +303,13 @@ PyObject* poll(PyObject* self, PyObject*) {
   if (!lock.held()) return nullptr;
   if (!usable(s)) return nullptr;
   if (!s.conn) Py_RETURN_NONE;
-  try {
-    if (runs_inline(s)) {
-      s.conn->consume_input_inline();  // a broken session shows in `closed` afterwards
-    } else {
-      auto conn = s.conn;
-      auto error = std::make_shared<std::optional<pg::Error>>();
-      bool ok = wait_for(s, [&](python::Completion done) {
-        conn->consume_input([error, done](std::optional<pg::Error> e) {
-          *error = std::move(e);
-          done.complete();
-        });
-      });
-      if (!ok) return nullptr;
-    }
-  } catch (const std::exception& e) {
-    return raise_interface(e.what());
+  if (runs_inline(s)) {
+    s.conn->consume_input_inline();  // a broken session shows in `closed` afterwards
+  } else {
+    auto conn = s.conn;
+    auto error = await_on_session<std::optional<pg::Error>>(
+        s, [&](auto deliver) { conn->consume_input(std::move(deliver)); });
+    if (!error) return nullptr;  // what consume_input reported shows in `closed`, as inline
   }
   if (s.pool && !s.conn->is_open()) give_back(s);  // broken: the pool replaces it
   Py_RETURN_NONE;
@@ -402,65 +364,66 @@ PyObject* info(PyObject* self, PyObject*) {
 }
 
 PyGetSetDef getset[] = {
-    {"closed", get_closed, nullptr, "True once closed or broken", nullptr},
-    {"transaction_status", get_transaction_status, nullptr, "psycopg2's TRANSACTION_STATUS_*",
-     nullptr},
-    {"backend_pid", get_backend_pid, nullptr, "the server process id", nullptr},
-    {"server_version", get_server_version, nullptr, "e.g. 150018", nullptr},
-    {"pooled", get_pooled, nullptr, "True when server connections are borrowed per transaction",
-     nullptr},
-    {"leased", get_leased, nullptr, "True while a pooled session holds a server connection",
-     nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+    python::getter<get_closed>("closed", "True once closed or broken"),
+    python::getter<get_transaction_status>("transaction_status", "psycopg2's TRANSACTION_STATUS_*"),
+    python::getter<get_backend_pid>("backend_pid", "the server process id"),
+    python::getter<get_server_version>("server_version", "e.g. 150018"),
+    python::getter<get_pooled>("pooled",
+                               "True when server connections are borrowed per transaction"),
+    python::getter<get_leased>("leased", "True while a pooled session holds a server connection"),
+    python::kEndGetters};
 
 PyMethodDef methods[] = {
-    {"execute", execute, METH_O, "execute(query: bytes) -> PGResult | None (the last result)"},
-    {"copy", copy, METH_VARARGS,
-     "copy(query: bytes, read, write) -> PGResult | None: runs COPY FROM STDIN / TO STDOUT"},
-    {"cancel", cancel, METH_NOARGS, "cancel(): ask the server to cancel the running statement"},
-    {"close", close, METH_NOARGS, "close()"},
-    {"release", release, METH_NOARGS,
-     "release(): a pooled session gives its server connection back (rolled back if needed)"},
-    {"parameter_status", parameter_status, METH_O, "parameter_status(name) -> str | None"},
-    {"notices", notices, METH_NOARGS, "notices() -> messages received since the last call"},
-    {"has_unasked", has_unasked, METH_NOARGS,
-     "has_unasked() -> True when notices() or notifies() have something"},
-    {"notifies", notifies, METH_NOARGS,
-     "notifies() -> [(pid, channel, payload)] received since the last call"},
-    {"poll", poll, METH_NOARGS, "poll(): read what the server sent unasked (NOTIFY, notices)"},
-    {"close_pool", close_pool, METH_NOARGS,
-     "close_pool(): close and forget the shared pool of a pooled session"},
-    {"fileno", fileno, METH_NOARGS, "fileno() -> libpq's socket of a dedicated session, or -1"},
-    {"info", info, METH_NOARGS, "info() -> dict describing the session"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<execute, METH_O>(
+        "execute", "execute(query: bytes) -> PGResult | None (the last result)"),
+    python::method<copy, METH_VARARGS>(
+        "copy", "copy(query: bytes, read, write) -> PGResult | None: runs COPY FROM STDIN / TO "
+                "STDOUT"),
+    python::method<cancel, METH_NOARGS>("cancel",
+                                        "cancel(): ask the server to cancel the running statement"),
+    python::method<close, METH_NOARGS>("close", "close()"),
+    python::method<release, METH_NOARGS>(
+        "release",
+        "release(): a pooled session gives its server connection back (rolled back if needed)"),
+    python::method<parameter_status, METH_O>("parameter_status",
+                                             "parameter_status(name) -> str | None"),
+    python::method<notices, METH_NOARGS>("notices",
+                                         "notices() -> messages received since the last call"),
+    python::method<has_unasked, METH_NOARGS>(
+        "has_unasked", "has_unasked() -> True when notices() or notifies() have something"),
+    python::method<notifies, METH_NOARGS>(
+        "notifies", "notifies() -> [(pid, channel, payload)] received since the last call"),
+    python::method<poll, METH_NOARGS>("poll",
+                                      "poll(): read what the server sent unasked (NOTIFY, notices)"),
+    python::method<close_pool, METH_NOARGS>(
+        "close_pool", "close_pool(): close and forget the shared pool of a pooled session"),
+    python::method<fileno, METH_NOARGS>(
+        "fileno", "fileno() -> libpq's socket of a dedicated session, or -1"),
+    python::method<info, METH_NOARGS>("info", "info() -> dict describing the session"),
+    python::kEndMethods};
 
 PyMethodDef module_methods[] = {
-    {"connect", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(connect)),
-     METH_VARARGS | METH_KEYWORDS, "connect(conninfo, connect_timeout=0) -> PGConn"},
-    {"connect_pooled", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(connect_pooled)),
-     METH_VARARGS | METH_KEYWORDS,
-     "connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, connect_timeout) "
-     "-> PGConn borrowing server connections per transaction"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<connect, METH_VARARGS | METH_KEYWORDS>(
+        "connect", "connect(conninfo, connect_timeout=0) -> PGConn"),
+    python::method<connect_pooled, METH_VARARGS | METH_KEYWORDS>(
+        "connect_pooled",
+        "connect_pooled(conninfo, pool_name, min_size, max_size, acquire_timeout, "
+        "connect_timeout) -> PGConn borrowing server connections per transaction"),
+    python::kEndMethods};
+
+PyType_Slot slots[] = {python::slot<Py_tp_dealloc, dealloc>(),
+                       {Py_tp_getset, getset},
+                       {Py_tp_methods, methods},
+                       {Py_tp_doc, const_cast<char*>("A PostgreSQL session.")},
+                       {0, nullptr}};
+PyType_Spec spec = {"psycopg2._psycopg.PGConn", sizeof(ConnObject), 0,
+                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
 
 }  // namespace
 
-bool add_connection_type(PyObject* module) {
-  PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
-                         {Py_tp_getset, getset},
-                         {Py_tp_methods, methods},
-                         {Py_tp_doc, const_cast<char*>("A PostgreSQL session.")},
-                         {0, nullptr}};
-  PyType_Spec spec = {"psycopg2._psycopg.PGConn", sizeof(ConnObject), 0,
-                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
-  if (!conn_type) {
-    conn_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&spec));
-    if (!conn_type) return false;
-  }
-  if (PyModule_AddObjectRef(module, "PGConn", reinterpret_cast<PyObject*>(conn_type)) < 0) {
-    return false;
-  }
-  return PyModule_AddFunctions(module, module_methods) == 0;
+void add_connection_type(PyObject* module) {
+  python::add_type(module, "PGConn", spec, conn_type);
+  python::require(PyModule_AddFunctions(module, module_methods) == 0);
 }
 
 }  // namespace puff::psycopg

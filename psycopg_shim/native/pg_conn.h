@@ -8,7 +8,7 @@
 
 namespace puff::psycopg {
 
-// Adds the PGConn type and connect(conninfo, connect_timeout) to the module.
-bool add_connection_type(PyObject* module);
+// Adds the PGConn type, connect() and connect_pooled() to the module. Throws ErrorAlreadySet.
+void add_connection_type(PyObject* module);
 
 }  // namespace puff::psycopg

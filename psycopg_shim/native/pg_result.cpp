@@ -3,30 +3,21 @@
 #include <libpq-fe.h>
 
 #include <memory>
-#include <new>
 
+#include "python/kit/types.h"
 #include "row_builder.h"
 
 namespace puff::psycopg {
 namespace {
 
-struct ResultObject {
-  PyObject_HEAD
-  pg::Result result;  // constructed in place by wrap_result, destroyed in dealloc
+struct ResultState {
+  pg::Result result;
   std::unique_ptr<RowBuilder> builder;  // made by the first rows() call, for every block
 };
 
-PyTypeObject* result_type = nullptr;
+python::Pinned<PyTypeObject> result_type;
 
-ResultObject* self_of(PyObject* self) { return reinterpret_cast<ResultObject*>(self); }
-
-void dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
-  self_of(self)->builder.~unique_ptr();
-  self_of(self)->result.~Result();
-  type->tp_free(self);
-  Py_DECREF(type);  // instances of heap types own a reference to their type
-}
+ResultState* self_of(PyObject* self) { return &python::state_of<ResultState>(self); }
 
 PyObject* get_status(PyObject* self, void*) {
   return PyLong_FromLong(self_of(self)->result.status());
@@ -105,16 +96,16 @@ PyObject* value(PyObject* self, PyObject* args) {
 
 // The result's row builder for `cursor`: made on the first fetch with the casters the cursor's
 // registries give, then kept with the result. nullptr with an exception set.
-RowBuilder* builder_for(ResultObject* me, PyObject* cursor) {
+RowBuilder* builder_for(ResultState* me, PyObject* cursor) {
   const pg::Result& r = me->result;
   if (!me->builder) {
-    static PyObject* conn_name = PyUnicode_InternFromString("_conn");
-    static PyObject* codec_name = PyUnicode_InternFromString("_codec");
+    static const python::InternedName conn_name("_conn");
+    static const python::InternedName codec_name("_codec");
     python::PyRef casters = python::PyRef::steal(casters_for(r, cursor));
     if (!casters) return nullptr;
-    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name));
+    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name.get()));
     if (!conn) return nullptr;
-    python::PyRef codec = python::PyRef::steal(PyObject_GetAttr(conn.get(), codec_name));
+    python::PyRef codec = python::PyRef::steal(PyObject_GetAttr(conn.get(), codec_name.get()));
     if (!codec) return nullptr;
     auto builder = std::make_unique<RowBuilder>();
     if (!builder->prepare(r, casters.get(), codec.get())) return nullptr;
@@ -125,8 +116,8 @@ RowBuilder* builder_for(ResultObject* me, PyObject* cursor) {
 
 // cursor.row_factory (psycopg2 reads it at every fetch); None -> empty.
 python::PyRef row_factory_of(PyObject* cursor) {
-  static PyObject* name = PyUnicode_InternFromString("row_factory");
-  python::PyRef factory = python::PyRef::steal(PyObject_GetAttr(cursor, name));
+  static const python::InternedName name("row_factory");
+  python::PyRef factory = python::PyRef::steal(PyObject_GetAttr(cursor, name.get()));
   if (factory && factory.get() == Py_None) return python::PyRef::borrow(nullptr);
   return factory;
 }
@@ -137,7 +128,7 @@ PyObject* rows(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     PyErr_SetString(PyExc_TypeError, "rows(start, stop, cursor) takes 3 arguments");
     return nullptr;
   }
-  ResultObject* me = self_of(self);
+  ResultState* me = self_of(self);
   long start = PyLong_AsLong(args[0]);
   long stop = PyLong_AsLong(args[1]);
   if (PyErr_Occurred()) return nullptr;
@@ -166,7 +157,7 @@ PyObject* row(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     PyErr_SetString(PyExc_TypeError, "row(index, cursor) takes 2 arguments");
     return nullptr;
   }
-  ResultObject* me = self_of(self);
+  ResultState* me = self_of(self);
   long index = PyLong_AsLong(args[0]);
   if (index == -1 && PyErr_Occurred()) return nullptr;
   if (index < 0 || index >= me->result.rows()) {
@@ -181,48 +172,40 @@ PyObject* row(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 PyGetSetDef getset[] = {
-    {"status", get_status, nullptr, "libpq's ExecStatusType", nullptr},
-    {"ntuples", get_ntuples, nullptr, "number of rows", nullptr},
-    {"nfields", get_nfields, nullptr, "number of columns", nullptr},
-    {"cmd_status", get_cmd_status, nullptr, "command tag, e.g. 'INSERT 0 1'", nullptr},
-    {"cmd_tuples", get_cmd_tuples, nullptr, "rows affected, -1 when not reported", nullptr},
-    {"oid_value", get_oid_value, nullptr, "OID of an inserted row, or None", nullptr},
-    {"oids", get_oids, nullptr, "the columns' type OIDs (tuple)", nullptr},
-    {"ptr", get_ptr, nullptr, "address of the PGresult (valid while this object lives)", nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+    python::getter<get_status>("status", "libpq's ExecStatusType"),
+    python::getter<get_ntuples>("ntuples", "number of rows"),
+    python::getter<get_nfields>("nfields", "number of columns"),
+    python::getter<get_cmd_status>("cmd_status", "command tag, e.g. 'INSERT 0 1'"),
+    python::getter<get_cmd_tuples>("cmd_tuples", "rows affected, -1 when not reported"),
+    python::getter<get_oid_value>("oid_value", "OID of an inserted row, or None"),
+    python::getter<get_oids>("oids", "the columns' type OIDs (tuple)"),
+    python::getter<get_ptr>("ptr", "address of the PGresult (valid while this object lives)"),
+    python::kEndGetters};
 
 PyMethodDef methods[] = {
-    {"fields", fields, METH_NOARGS, "fields() -> [(name, type_oid, fsize, fmod, table, col)]"},
-    {"value", value, METH_VARARGS, "value(row, col) -> bytes | None"},
-    {"rows", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(rows)), METH_FASTCALL,
-     "rows(start, stop, cursor) -> list of rows"},
-    {"row", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row)), METH_FASTCALL,
-     "row(index, cursor) -> one row"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<fields, METH_NOARGS>("fields",
+                                        "fields() -> [(name.get(), type_oid, fsize, fmod, table, col)]"),
+    python::method<value, METH_VARARGS>("value", "value(row, col) -> bytes | None"),
+    python::method<rows, METH_FASTCALL>("rows", "rows(start, stop, cursor) -> list of rows"),
+    python::method<row, METH_FASTCALL>("row", "row(index, cursor) -> one row"),
+    python::kEndMethods};
+
+PyType_Slot slots[] = {python::slot<Py_tp_dealloc, python::native_dealloc<ResultState>>(),
+                       {Py_tp_getset, getset},
+                       {Py_tp_methods, methods},
+                       {Py_tp_doc, const_cast<char*>("A PostgreSQL query result.")},
+                       {0, nullptr}};
+PyType_Spec spec = {"psycopg2._psycopg.PGResult", sizeof(python::NativeObject<ResultState>), 0,
+                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
 
 }  // namespace
 
-bool add_result_type(PyObject* module) {
-  PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
-                         {Py_tp_getset, getset},
-                         {Py_tp_methods, methods},
-                         {Py_tp_doc, const_cast<char*>("A PostgreSQL query result.")},
-                         {0, nullptr}};
-  PyType_Spec spec = {"psycopg2._psycopg.PGResult", sizeof(ResultObject), 0,
-                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
-  if (!result_type) {
-    result_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&spec));
-    if (!result_type) return false;
-  }
-  return PyModule_AddObjectRef(module, "PGResult", reinterpret_cast<PyObject*>(result_type)) == 0;
-}
+void add_result_type(PyObject* module) { python::add_type(module, "PGResult", spec, result_type); }
 
 PyObject* wrap_result(pg::Result result) {
-  PyObject* self = result_type->tp_alloc(result_type, 0);
-  if (!self) return nullptr;
-  new (&self_of(self)->result) pg::Result(std::move(result));
-  new (&self_of(self)->builder) std::unique_ptr<RowBuilder>();
-  return self;
+  auto state = std::make_unique<ResultState>();
+  state->result = std::move(result);
+  return python::make_native(result_type, std::move(state)).release();
 }
 
 }  // namespace puff::psycopg

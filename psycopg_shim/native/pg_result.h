@@ -7,8 +7,9 @@
 
 namespace puff::psycopg {
 
-bool add_result_type(PyObject* module);
-// A new PGResult owning `result`. GIL held.
+// Throws ErrorAlreadySet.
+void add_result_type(PyObject* module);
+// A new PGResult owning `result`. GIL held; throws ErrorAlreadySet.
 PyObject* wrap_result(pg::Result result);
 
 }  // namespace puff::psycopg

@@ -1,5 +1,7 @@
 #include "row_builder.h"
 
+#include "python/kit/types.h"
+
 #include <libpq-fe.h>
 
 #include <cstring>
@@ -9,13 +11,15 @@ namespace puff::psycopg {
 namespace {
 
 PyObject* decimal_type() {
-  static PyObject* type = nullptr;  // owned for the process's life, like the decimal module
+  static python::Pinned<> type;  // like the decimal module, kept for the process's life
   if (!type) {
     python::PyRef module = python::PyRef::steal(PyImport_ImportModule("decimal"));
     if (!module) return nullptr;
-    type = PyObject_GetAttrString(module.get(), "Decimal");
+    python::PyRef decimal = python::PyRef::steal(PyObject_GetAttrString(module.get(), "Decimal"));
+    if (!decimal) return nullptr;
+    type.pin(std::move(decimal));
   }
-  return type;
+  return type.get();
 }
 
 // Decimal digits with an optional sign, short enough for a long long: the common case.
@@ -68,8 +72,8 @@ bool RowBuilder::prepare(const pg::Result& result, PyObject* casters, PyObject* 
   for (int c = 0; c < cols; ++c) {
     Column& column = columns_[c];
     column.caster = PyTuple_GET_ITEM(casters_.get(), c);
-    static PyObject* native_name = PyUnicode_InternFromString("native");
-    python::PyRef native = python::PyRef::steal(PyObject_GetAttr(column.caster, native_name));
+    static const python::InternedName native_name("native");
+    python::PyRef native = python::PyRef::steal(PyObject_GetAttr(column.caster, native_name.get()));
     if (!native) {
       PyErr_Clear();  // a plain callable: always called
       continue;
@@ -177,18 +181,18 @@ PyObject* RowBuilder::build(int row, PyObject* cursor, PyObject* row_factory) {
 namespace {
 
 struct CasterRegistry {
-  PyObject* global = nullptr;   // _typecast.string_types (owned for the process's life)
-  PyObject* fallback = nullptr;  // _typecast._DEFAULT
-  PyObject* lookup = nullptr;   // _typecast.lookup(oid, cursor)
+  python::Pinned<> global;    // _typecast.string_types
+  python::Pinned<> fallback;  // _typecast._DEFAULT
+  python::Pinned<> lookup;    // _typecast.lookup(oid, cursor)
 };
 CasterRegistry registry;
 
 PyObject* set_caster_registry(PyObject*, PyObject* args) {
   PyObject *global, *fallback, *lookup;
   if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &global, &fallback, &lookup)) return nullptr;
-  Py_XSETREF(registry.global, Py_NewRef(global));
-  Py_XSETREF(registry.fallback, Py_NewRef(fallback));
-  Py_XSETREF(registry.lookup, Py_NewRef(lookup));
+  registry.global.pin(python::PyRef::borrow(global));
+  registry.fallback.pin(python::PyRef::borrow(fallback));
+  registry.lookup.pin(python::PyRef::borrow(lookup));
   Py_RETURN_NONE;
 }
 
@@ -216,9 +220,10 @@ PyObject* find_in(PyObject* registry, PyObject* oid) {
 }
 
 PyMethodDef registry_methods[] = {
-    {"set_caster_registry", set_caster_registry, METH_VARARGS,
-     "set_caster_registry(global_dict, default, lookup): where rows() finds the casters"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<set_caster_registry, METH_VARARGS>(
+        "set_caster_registry",
+        "set_caster_registry(global_dict, default, lookup): where rows() finds the casters"),
+    python::kEndMethods};
 
 }  // namespace
 
@@ -227,18 +232,18 @@ PyObject* casters_for(const pg::Result& result, PyObject* cursor) {
     PyErr_SetString(PyExc_RuntimeError, "psycopg2._typecast did not set the caster registry");
     return nullptr;
   }
-  static PyObject* typecasters_name = PyUnicode_InternFromString("_typecasters");
-  static PyObject* conn_name = PyUnicode_InternFromString("_conn");
+  static const python::InternedName typecasters_name("_typecasters");
+  static const python::InternedName conn_name("_conn");
   // psycopg2's order: the cursor's casters, the connection's (Django registers jsonb there),
   // the global ones, the default. Dicts are read here; anything else asks lookup().
   bool usable = true, error = false;
-  python::PyRef by_cursor = own_registry(cursor, typecasters_name, &usable, &error);
+  python::PyRef by_cursor = own_registry(cursor, typecasters_name.get(), &usable, &error);
   python::PyRef by_conn;
   if (!error && usable) {
-    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name));
+    python::PyRef conn = python::PyRef::steal(PyObject_GetAttr(cursor, conn_name.get()));
     if (!conn) return nullptr;
     if (conn.get() != Py_None) {
-      by_conn = own_registry(conn.get(), typecasters_name, &usable, &error);
+      by_conn = own_registry(conn.get(), typecasters_name.get(), &usable, &error);
     }
   }
   if (error) return nullptr;
@@ -251,22 +256,22 @@ PyObject* casters_for(const pg::Result& result, PyObject* cursor) {
     PyObject* caster;
     if (!usable) {
       PyObject* args[] = {oid.get(), cursor};
-      caster = PyObject_Vectorcall(registry.lookup, args, 2, nullptr);
+      caster = PyObject_Vectorcall(registry.lookup.get(), args, 2, nullptr);
       if (!caster) return nullptr;
     } else {
       PyObject* found = find_in(by_cursor.get(), oid.get());
       if (!found && !PyErr_Occurred()) found = find_in(by_conn.get(), oid.get());
-      if (!found && !PyErr_Occurred()) found = PyDict_GetItemWithError(registry.global, oid.get());
+      if (!found && !PyErr_Occurred()) found = PyDict_GetItemWithError(registry.global.get(), oid.get());
       if (!found && PyErr_Occurred()) return nullptr;
-      caster = Py_NewRef(found ? found : registry.fallback);
+      caster = Py_NewRef(found ? found : registry.fallback.get());
     }
     PyTuple_SET_ITEM(out.get(), c, caster);
   }
   return out.release();
 }
 
-bool add_caster_registry(PyObject* module) {
-  return PyModule_AddFunctions(module, registry_methods) == 0;
+void add_caster_registry(PyObject* module) {
+  python::require(PyModule_AddFunctions(module, registry_methods) == 0);
 }
 
 }  // namespace puff::psycopg

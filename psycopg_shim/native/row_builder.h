@@ -51,7 +51,8 @@ class RowBuilder {
 PyObject* casters_for(const pg::Result& result, PyObject* cursor);
 
 // Adds set_caster_registry(global_dict, default_caster, lookup) to the module (_typecast calls
-// it once; lookup(oid, cursor) serves cursors with their own registrations).
-bool add_caster_registry(PyObject* module);
+// it once; lookup(oid, cursor) serves cursors with their own registrations). Throws
+// ErrorAlreadySet.
+void add_caster_registry(PyObject* module);
 
 }  // namespace puff::psycopg

@@ -65,27 +65,18 @@ bool borrow(State& s) {
     s.conn = s.lease.connection().shared_from_this();
     return true;
   }
-  struct Slot {
-    std::optional<pg::Error> error;
-    pg::Lease lease;
-  };
-  auto slot = std::make_shared<Slot>();
   auto pool = s.pool;
   // An interrupted wait leaves the slot to the pool's callback: a lease that arrives late goes
   // straight back to the pool when the slot dies.
-  bool ok = python::wait_native([&](python::Completion done) {
-    pool->acquire([slot, done](std::optional<pg::Error> e, pg::Lease lease) {
-      slot->error = std::move(e);
-      slot->lease = std::move(lease);
-      done.complete();
-    });
-  });
-  if (!ok) return false;
-  if (slot->error) {
-    raise_native(*slot->error);
+  auto leased = python::await_native<std::optional<pg::Error>, pg::Lease>(
+      [&](auto deliver) { pool->acquire(std::move(deliver)); });
+  if (!leased) return false;
+  auto& [error, lease] = *leased;
+  if (error) {
+    raise_native(*error);
     return false;
   }
-  s.lease = std::move(slot->lease);
+  s.lease = std::move(lease);
   s.conn = s.lease.connection().shared_from_this();
   return true;
 }

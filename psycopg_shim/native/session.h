@@ -1,6 +1,6 @@
 // What a PGConn holds (its session) and the steps every operation on it takes: one operation at
 // a time (OperationLock), a server connection borrowed for pooled sessions (borrow/give_back),
-// waits that close the session when interrupted (wait_for). Shared by pg_conn.cpp and copy.cpp.
+// waits that close the session when interrupted (await_on_session). Shared by pg_conn.cpp and copy.cpp.
 // Python-facing: GIL held.
 #pragma once
 
@@ -18,8 +18,9 @@
 #include "pg/connection.h"
 #include "pg/pool.h"
 #include "python/native_io.h"
+#include "python/kit/await_native.h"
+#include "python/kit/types.h"
 #include "python/pyref.h"
-#include "python/wait.h"
 
 namespace puff::psycopg {
 
@@ -43,12 +44,9 @@ struct State {
   std::shared_ptr<pg::Connection> last;
 };
 
-struct ConnObject {
-  PyObject_HEAD
-  State* state;
-};
+using ConnObject = python::NativeObject<State>;
 
-inline State& state_of(PyObject* self) { return *reinterpret_cast<ConnObject*>(self)->state; }
+inline State& state_of(PyObject* self) { return python::state_of<State>(self); }
 
 // Remembers what a pooled session answers between leases.
 void remember_session(State& s);
@@ -72,14 +70,16 @@ class OperationLock {
   bool held_ = false;
 };
 
-// Runs `start(done)` and waits. On interrupt (Ctrl-C, a killed greenlet) the session is closed:
-// its state is unknown and nothing else may wait on it.
-template <class Start>
-bool wait_for(State& s, Start start) {
+// Runs `start(deliver)` on the session's connection and waits for what it delivers
+// (python/kit/await_native.h). On interrupt (Ctrl-C, a killed greenlet) the session is closed:
+// its state is unknown and nothing else may wait on it; nullopt then, with the exception set.
+template <class... Results, class Start>
+auto await_on_session(State& s, Start&& start) {
   auto conn = s.conn;
-  bool ok = python::wait_native(start, [conn] { conn->close(); }, s.own_io.get());
-  if (!ok) s.closed = true;
-  return ok;
+  auto delivered = python::await_native<Results...>(
+      std::forward<Start>(start), [conn] { conn->close(); }, s.own_io.get());
+  if (!delivered) s.closed = true;
+  return delivered;
 }
 
 }  // namespace puff::psycopg

@@ -7,16 +7,16 @@
 
 #include "cli/commands.h"
 #include "cli/python_runner.h"
+#include "django_puff/redis/native/module.h"
 #include "psycopg_shim/native/module.h"
+#include "psycopg_shim/native/pool_stats.h"
 #include "core/io_threads.h"
 #include "core/log.h"
 #include "python/blocking_pool.h"
-#include "python/db_functions.h"
 #include "python/entry_point.h"
 #include "python/hub.h"
 #include "python/interpreter.h"
 #include "python/pyref.h"
-#include "django_puff/redis/native/module.h"
 #include "python/task.h"
 #include "python/watchdog.h"
 
@@ -59,10 +59,10 @@ int exit_code_of(PyObject* value) {
   return 1;
 }
 
-int exit_code_of_task(python::TaskObject* task) {
-  PyObject* error = task->exception;
-  if (!error) return exit_code_of(task->result);
-  task->exception_retrieved = true;
+int exit_code_of_task(python::TaskState& task) {
+  PyObject* error = task.exception.get();
+  if (!error) return exit_code_of(task.result.get());
+  task.exception_retrieved = true;
   if (PyErr_GivenExceptionMatches(error, PyExc_SystemExit)) {
     PyRef code = PyRef::steal(PyObject_GetAttrString(error, "code"));
     PyErr_Clear();
@@ -78,10 +78,10 @@ int exit_code_of_task(python::TaskObject* task) {
 // The [[redis]] entries for django_puff.redis, "embedded" resolved now; an entry that cannot
 // be resolved carries the reason, raised when someone uses it (not at start: a command that
 // never touches Redis must not need it).
-std::vector<python::redis_client::RedisEntry> redis_entries(const config::Config& config) {
-  std::vector<python::redis_client::RedisEntry> out;
+std::vector<redis_client::RedisEntry> redis_entries(const config::Config& config) {
+  std::vector<redis_client::RedisEntry> out;
   for (const config::RedisConfig& entry : config.redis) {
-    python::redis_client::RedisEntry resolved{entry, ""};
+    redis_client::RedisEntry resolved{entry, ""};
     try {
       resolved.config.url = resolve_redis_url(config, entry);
     } catch (const std::exception& e) {
@@ -121,9 +121,9 @@ int run_entry(const RunContext& context, const EntryPoint& entry) {
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
   psycopg::register_builtin();
-  python::redis_client::register_builtin();
-  python::redis_client::set_redis_config(redis_entries(context.config));
-  python::set_postgres_config(context.config.postgres);  // puff.postgres_config()
+  redis_client::register_builtin();
+  redis_client::set_redis_config(redis_entries(context.config));
+  psycopg::set_postgres_config(context.config.postgres);  // puff.postgres_config()
   try {
     interpreter.emplace(context.python, entry.argv, context.config.project_dir);
   } catch (const python::PythonStartError& e) {
@@ -150,7 +150,7 @@ int run_entry(const RunContext& context, const EntryPoint& entry) {
       if (main_task) {
         function.reset();
         hub.run(main_task.get());
-        exit_code = exit_code_of_task(python::as_task(main_task.get()));
+        exit_code = exit_code_of_task(python::task_state(main_task.get()));
       } else {
         PyErr_Print();
       }

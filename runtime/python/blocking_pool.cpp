@@ -5,7 +5,7 @@
 #include <csignal>
 
 #include "python/hub.h"
-#include "python/wait.h"
+#include "python/kit/await_native.h"
 
 namespace puff::python {
 namespace {
@@ -101,12 +101,12 @@ PyObject* run_blocking(PyObject* function, PyObject* args, PyObject* kwargs) {
   call->function = PyRef::borrow(function);
   call->args = PyRef::borrow(args);
   call->kwargs = PyRef::borrow(kwargs);
-  bool completed = wait_native([&](Completion done) {
-    pool->submit([call, done] {
+  auto completed = await_native<>([&](auto deliver) {
+    pool->submit([call, deliver] {
       call->result = PyRef::steal(call_now(call->function.get(), call->args.get(),
                                            call->kwargs.get()));
       if (!call->result) call->error = SavedException::fetch();
-      done.complete();
+      deliver();
     });
   });
   if (!completed) return nullptr;  // the caller was killed; the call finishes on its own

@@ -41,3 +41,32 @@ inline int set_signal_wakeup_fd(int fd) {
   return static_cast<int>(result);
 }
 }  // namespace puff::python::compat
+
+namespace puff::python::compat {
+// The pending exception as one instance (its traceback attached), cleared; nullptr when none.
+// New reference. 3.12 has PyErr_GetRaisedException; 3.11 fetches and normalizes the triple.
+inline PyObject* take_raised_exception() {
+#if PY_VERSION_HEX >= 0x030C0000
+  return PyErr_GetRaisedException();
+#else
+  PyObject *type, *value, *traceback;
+  PyErr_Fetch(&type, &value, &traceback);
+  if (!type) return nullptr;
+  PyErr_NormalizeException(&type, &value, &traceback);
+  if (traceback) PyException_SetTraceback(value, traceback);
+  Py_XDECREF(type);
+  Py_XDECREF(traceback);
+  return value;
+#endif
+}
+
+// Makes `exception` (an instance; the reference is stolen) the pending exception.
+inline void set_raised_exception(PyObject* exception) {
+#if PY_VERSION_HEX >= 0x030C0000
+  PyErr_SetRaisedException(exception);
+#else
+  PyObject* type = Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exception)));
+  PyErr_Restore(type, exception, PyException_GetTraceback(exception));
+#endif
+}
+}  // namespace puff::python::compat

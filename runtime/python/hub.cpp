@@ -60,9 +60,10 @@ void Hub::run(PyObject* main_task, double unwind_timeout_s) {
   running_ = true;
   start_task(main_task);
 
-  while (!as_task(main_task)->finished) {
+  const TaskState& main = task_state(main_task);
+  while (!main.finished) {
     run_ready();
-    if (as_task(main_task)->finished) break;
+    if (main.finished) break;
     collect_events(/*block=*/ready_.empty(), -1);
     deliver_signals();
   }
@@ -75,26 +76,27 @@ void Hub::run(PyObject* main_task, double unwind_timeout_s) {
 }
 
 void Hub::start_task(PyObject* task_object) {
-  TaskObject* task = as_task(task_object);
-  PyRef run = task_entry_point(task);
+  TaskState& task = task_state(task_object);
+  PyRef run = task_entry_point(task_object);
   PyRef greenlet = run ? greenlet::create(run.get(), hub_greenlet_.get()) : PyRef();
-  if (greenlet && PyObject_SetAttrString(greenlet.get(), "gr_context", task->context) < 0) {
+  if (greenlet &&
+      PyObject_SetAttrString(greenlet.get(), "gr_context", task.context.get()) < 0) {
     greenlet.reset();
   }
   if (!greenlet) {
     // Only on memory exhaustion or a broken greenlet install: fail the task, not the hub.
     SavedException error = SavedException::fetch();
-    finish_unstarted_task(task, error.value.get());
+    finish_unstarted_task(task_object, error.value.get());
     return;
   }
-  task->greenlet = PyRef(greenlet).release();
-  live_tasks_.insert(PyRef::borrow(task_object).release());
+  task.greenlet = greenlet;
+  live_tasks_.emplace(task_object, PyRef::borrow(task_object));
   ready_.push_back({std::move(greenlet), PyRef::borrow(task_object), PyRef()});
 }
 
 bool Hub::park(ParkId id) {
   PyRef self = greenlet::current();
-  parked_[id] = Parked{self, PyRef::borrow(current_task_)};
+  parked_[id] = Parked{self, PyRef::borrow(current_task_.get())};
   PyRef resumed = greenlet::switch_to(hub_greenlet_.get());
   if (!resumed) {
     parked_.erase(id);
@@ -104,7 +106,7 @@ bool Hub::park(ParkId id) {
 }
 
 bool Hub::yield_now() {
-  ready_.push_back({greenlet::current(), PyRef::borrow(current_task_), PyRef()});
+  ready_.push_back({greenlet::current(), PyRef::borrow(current_task_.get()), PyRef()});
   return static_cast<bool>(greenlet::switch_to(hub_greenlet_.get()));
 }
 
@@ -160,20 +162,20 @@ void Hub::run_ready() {
 void Hub::resume(Runnable& runnable) {
   PyObject* g = runnable.greenlet.get();
   if (greenlet::is_dead(g)) return;  // a late resumption of a finished greenlet
-  if (!greenlet::is_started(g) && as_task(runnable.task.get())->finished) return;  // killed
-  current_task_ = runnable.task.get();
+  if (!greenlet::is_started(g) && task_state(runnable.task.get()).finished) return;  // killed
+  current_task_ = Borrowed(runnable.task.get());
   resume_count_.fetch_add(1, std::memory_order_relaxed);
   busy_since_ns_.store(steady_now_ns(), std::memory_order_relaxed);
   PyRef result = runnable.exception ? greenlet::throw_into(g, runnable.exception.get())
                                     : greenlet::switch_to(g);
   busy_since_ns_.store(0, std::memory_order_relaxed);
-  current_task_ = nullptr;
+  current_task_ = Borrowed();
   // A finished task lets go of its dead greenlet now, not when the Task object goes (a caller
   // may keep that for long): what the greenlet kept, its Django connections first, is freed or
   // handed on (django_puff/db/idle_connections.py) as soon as the task ends.
-  TaskObject* task = runnable.task ? as_task(runnable.task.get()) : nullptr;
-  if (task && task->finished && task->greenlet == g && greenlet::is_dead(g)) {
-    Py_CLEAR(task->greenlet);
+  TaskState* task = runnable.task ? &task_state(runnable.task.get()) : nullptr;
+  if (task && task->finished && task->greenlet.get() == g && greenlet::is_dead(g)) {
+    task->greenlet.reset();
   }
   if (!result) {
     // A task's entry point catches everything, so this is a greenlet the user created with
@@ -223,24 +225,21 @@ void Hub::deliver_signals() {
 }
 
 void Hub::throw_into_main(PyObject* exception) {
-  TaskObject* main = as_task(main_task_.get());
-  if (!main || main->finished || !main->greenlet) return;
+  if (!main_task_) return;
+  const TaskState& main = task_state(main_task_.get());
+  if (main.finished || !main.greenlet) return;
   // Drop any pending wake-up of the main greenlet: it resumes with the exception instead.
   for (auto it = parked_.begin(); it != parked_.end();) {
-    it = (it->second.greenlet.get() == main->greenlet) ? parked_.erase(it) : std::next(it);
+    it = (it->second.greenlet.get() == main.greenlet.get()) ? parked_.erase(it) : std::next(it);
   }
-  ready_.push_front({PyRef::borrow(main->greenlet), main_task_, PyRef::borrow(exception)});
+  ready_.push_front({main.greenlet, main_task_, PyRef::borrow(exception)});
 }
 
 void Hub::task_finished(PyObject* task, PyObject* exception) {
-  auto it = live_tasks_.find(task);
-  if (it != live_tasks_.end()) {
-    live_tasks_.erase(it);
-    // The hub's reference is released after the greenlet returns (the caller holds one).
-    PyRef::steal(task);
-  }
+  // The hub's reference goes (the caller holds one until the greenlet returns).
+  live_tasks_.erase(task);
   if (exception && task != main_task_.get() && is_exit_request(exception)) {
-    as_task(task)->exception_retrieved = true;
+    task_state(task).exception_retrieved = true;
     throw_into_main(exception);
   }
 }
@@ -252,9 +251,9 @@ void Hub::unwind_remaining(double timeout_s) {
   std::unordered_set<PyObject*> thrown;
   while (!live_tasks_.empty() && std::chrono::steady_clock::now() < deadline) {
     std::vector<PyRef> snapshot;
-    for (PyObject* task : live_tasks_) snapshot.push_back(PyRef::borrow(task));
+    for (const auto& [key, task] : live_tasks_) snapshot.push_back(task);
     for (PyRef& task_ref : snapshot) {
-      TaskObject* task = as_task(task_ref.get());
+      TaskState* task = &task_state(task_ref.get());
       if (task->finished || thrown.count(task_ref.get())) continue;
       thrown.insert(task_ref.get());
       PyRef exit = PyRef::steal(PyObject_CallNoArgs(greenlet::greenlet_exit_type()));
@@ -262,14 +261,15 @@ void Hub::unwind_remaining(double timeout_s) {
         PyErr_Clear();
         continue;
       }
-      if (!greenlet::is_started(task->greenlet)) {
-        finish_unstarted_task(task, exit.get());
+      if (!greenlet::is_started(task->greenlet.get())) {
+        finish_unstarted_task(task_ref.get(), exit.get());
         continue;
       }
       for (auto it = parked_.begin(); it != parked_.end();) {
-        it = (it->second.greenlet.get() == task->greenlet) ? parked_.erase(it) : std::next(it);
+        it = (it->second.greenlet.get() == task->greenlet.get()) ? parked_.erase(it)
+                                                                 : std::next(it);
       }
-      Runnable kill{PyRef::borrow(task->greenlet), task_ref, exit};
+      Runnable kill{task->greenlet, task_ref, exit};
       resume(kill);
     }
     // Let killed tasks finish their cleanup (a finally: that waits) within the deadline.
@@ -279,7 +279,6 @@ void Hub::unwind_remaining(double timeout_s) {
   if (!live_tasks_.empty()) {
     core::log_warning(live_tasks_.size(),
                       " task(s) ignored GreenletExit and were abandoned at shutdown");
-    for (PyObject* task : live_tasks_) PyRef::steal(task);
     live_tasks_.clear();
   }
 }

@@ -40,8 +40,8 @@ class Hub {
   // ---- hub thread, GIL held ----
   bool on_hub_thread() const { return std::this_thread::get_id() == thread_id_; }
   // True when the caller may park: on the hub thread, inside a task's greenlet.
-  bool in_task() const { return running_ && on_hub_thread() && current_task_ != nullptr; }
-  PyObject* current_task() const { return current_task_; }  // borrowed; nullptr in the hub
+  bool in_task() const { return running_ && on_hub_thread() && current_task_; }
+  PyObject* current_task() const { return current_task_.get(); }  // nullptr in the hub
   bool running() const { return running_; }
 
   void start_task(PyObject* task);  // a new Task (task.h) becomes runnable
@@ -96,10 +96,10 @@ class Hub {
   bool running_ = false;
   PyRef hub_greenlet_;
   PyRef main_task_;
-  PyObject* current_task_ = nullptr;  // borrowed from the Runnable being resumed
+  Borrowed current_task_;  // from the Runnable being resumed, for its resumption only
   std::deque<Runnable> ready_;
   std::unordered_map<ParkId, Parked> parked_;
-  std::unordered_set<PyObject*> live_tasks_;  // owned references (released in task_finished)
+  std::unordered_map<PyObject*, PyRef> live_tasks_;  // started and not finished, by identity
   ParkId next_park_id_ = 1;
 
   // Cross-thread inbox, guarded by inbox_mutex_.

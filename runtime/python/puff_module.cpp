@@ -1,10 +1,13 @@
 // The built-in `puff` module: spawn, sleep, run_blocking/blocking, join_all, current, is_hub,
-// stats, and the database functions of db_functions.h (db_pool_stats, postgres_config).
+// stats, and the attributes other packages expose in it (expose_in_puff).
 #include "python/puff_module.h"
 
+#include <map>
+#include <stdexcept>
+
 #include "python/blocking_pool.h"
-#include "python/db_functions.h"
 #include "python/hub.h"
+#include "python/kit/types.h"
 #include "python/prelude_source.h"
 #include "python/task.h"
 #include "python/wait.h"
@@ -92,39 +95,72 @@ PyObject* stats(PyObject*, PyObject*) {
                        pool ? pool->size() : 0);
 }
 
+// Written before the interpreter starts, read once at the module's import.
+std::map<std::string, std::string>& exposed() {
+  static auto* table = new std::map<std::string, std::string>;
+  return *table;
+}
+
+// Debug hooks for the tests of the C-API boundary and of the leak checks.
+PyObject* debug_throw(PyObject*, PyObject* message) {
+  const char* text = PyUnicode_AsUTF8(message);
+  if (!text) return nullptr;
+  throw std::runtime_error(text);
+}
+
+PyObject* debug_leak(PyObject*, PyObject* object) {
+  Py_INCREF(object);  // never released: what the leak checks must notice
+  Py_RETURN_NONE;
+}
+
 PyMethodDef module_methods[] = {
-    {"spawn", as_method(spawn),
-     METH_FASTCALL | METH_KEYWORDS,
-     "spawn(fn, *args, **kwargs) -> Task: run fn in a new greenlet on the hub."},
-    {"sleep", sleep, METH_O,
-     "sleep(seconds): a native timer; other greenlets run meanwhile (plain sleep off the hub)."},
-    {"run_blocking", as_method(run_blocking_entry),
-     METH_VARARGS | METH_KEYWORDS,
-     "run_blocking(fn, *args, **kwargs): run fn on the bounded blocking pool and wait."},
-    {"current", current, METH_NOARGS, "current() -> the running Task, or None off the hub."},
-    {"is_hub", is_hub, METH_NOARGS,
-     "is_hub() -> True when running in a hub greenlet (waits are cooperative)."},
-    {"stats", stats, METH_NOARGS, "stats() -> dict of runtime counters."},
-    {nullptr, nullptr, 0, nullptr}};
+    method<spawn, METH_FASTCALL | METH_KEYWORDS>(
+        "spawn", "spawn(fn, *args, **kwargs) -> Task: run fn in a new greenlet on the hub."),
+    method<sleep, METH_O>(
+        "sleep",
+        "sleep(seconds): a native timer; other greenlets run meanwhile (plain sleep off the hub)."),
+    method<run_blocking_entry, METH_VARARGS | METH_KEYWORDS>(
+        "run_blocking",
+        "run_blocking(fn, *args, **kwargs): run fn on the bounded blocking pool and wait."),
+    method<current, METH_NOARGS>("current",
+                                 "current() -> the running Task, or None off the hub."),
+    method<is_hub, METH_NOARGS>(
+        "is_hub", "is_hub() -> True when running in a hub greenlet (waits are cooperative)."),
+    method<stats, METH_NOARGS>("stats", "stats() -> dict of runtime counters."),
+    method<live_objects_dict, METH_NOARGS>(
+        "_live_objects", "_live_objects() -> {type name: instances alive} (leak tests)"),
+    method<debug_throw, METH_O>(
+        "_debug_throw_cpp", "_debug_throw_cpp(message): a C++ exception escapes (tests)"),
+    method<debug_leak, METH_O>("_debug_leak",
+                               "_debug_leak(obj): leaks one reference to obj (tests)"),
+    kEndMethods};
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "puff",
                           "The puff runtime: greenlets on a native hub.", -1, module_methods};
 
+PyObject* init_module() {
+  PyRef module = create_module(module_def);
+  add_task_type(module.get());
+  require(PyModule_AddStringConstant(module.get(), "__version__", PUFF_VERSION_STRING) == 0);
+  PyRef table = PyRef::steal(require(PyDict_New()));
+  for (const auto& [attribute, target] : exposed()) {
+    PyRef value = PyRef::steal(require(PyUnicode_FromString(target.c_str())));
+    require(PyDict_SetItemString(table.get(), attribute.c_str(), value.get()) == 0);
+  }
+  add_object(module.get(), "_exposed", table.get());
+  PyRef code = PyRef::steal(
+      require(Py_CompileString(kPreludeSource, "<puff prelude>", Py_file_input)));
+  PyObject* namespace_dict = PyModule_GetDict(module.get());  // borrowed
+  PyRef ran = PyRef::steal(require(PyEval_EvalCode(code.get(), namespace_dict, namespace_dict)));
+  return module.release();
+}
+
 }  // namespace
 
-PyObject* init_puff_module() {
-  PyRef module = PyRef::steal(PyModule_Create(&module_def));
-  if (!module) return nullptr;
-  if (!add_task_type(module.get()) || !add_db_functions(module.get())) return nullptr;
-  if (PyModule_AddStringConstant(module.get(), "__version__", PUFF_VERSION_STRING) < 0) {
-    return nullptr;
-  }
-  PyRef code = PyRef::steal(Py_CompileString(kPreludeSource, "<puff prelude>", Py_file_input));
-  if (!code) return nullptr;
-  PyObject* namespace_dict = PyModule_GetDict(module.get());  // borrowed
-  PyRef ran = PyRef::steal(PyEval_EvalCode(code.get(), namespace_dict, namespace_dict));
-  if (!ran) return nullptr;
-  return module.release();
+PyObject* init_puff_module() { return guarded<init_module>(); }
+
+void expose_in_puff(std::string attribute, std::string target) {
+  exposed()[std::move(attribute)] = std::move(target);
 }
 
 }  // namespace puff::python

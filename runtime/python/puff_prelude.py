@@ -54,10 +54,17 @@ def _on_sigterm(signum, frame):
 
 
 def __getattr__(name):
-    # puff.redis: the Redis client, whose code lives in the installed django_puff package
-    # (plain python reaches it there). Loaded on first use: most programs never touch it.
-    if name == "redis":
-        import django_puff.redis as redis_client
-        globals()["redis"] = redis_client
-        return redis_client
-    raise AttributeError(f"module 'puff' has no attribute {name!r}")
+    # Attributes other packages provide (puff.redis is django_puff.redis, puff.db_pool_stats
+    # the driver's): registered natively in _exposed as "module" or "module:member", imported
+    # on first use, since most programs never touch them.
+    target = _exposed.get(name)
+    if target is None:
+        raise AttributeError(f"module 'puff' has no attribute {name!r}")
+    import importlib
+
+    module_name, _, member = target.partition(":")
+    value = importlib.import_module(module_name)
+    if member:
+        value = getattr(value, member)
+    globals()[name] = value
+    return value

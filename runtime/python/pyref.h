@@ -1,5 +1,7 @@
 // Ownership of Python references, visible in types:
 //   PyRef      - an OWNED (strong) reference; releases it on destruction.
+//   Borrowed   - a BORROWED reference stored for a span its owner outlives.
+//   Pinned     - an OWNED reference kept for the process's life (never released at exit).
 //   PyObject*  - BORROWED, only inside the Python glue, never stored beyond the call.
 // Every refcount change needs the GIL; debug builds assert it.
 #pragma once
@@ -55,6 +57,47 @@ class PyRef {
   PyObject* object_ = nullptr;
 };
 
+// A BORROWED reference kept for a known span (e.g. the task the hub is resuming): it adds no
+// reference, so the owner named where it is stored must outlive its use.
+class Borrowed {
+ public:
+  Borrowed() = default;
+  explicit Borrowed(PyObject* object) : object_(object) {}
+  PyObject* get() const { return object_; }
+  explicit operator bool() const { return object_ != nullptr; }
+
+ private:
+  PyObject* object_ = nullptr;
+};
+
+// An OWNED reference kept for the rest of the process (a module's exception class, a type,
+// a registry set once): never released at exit, when no interpreter may be left to release
+// it. pin() replaces the value (a module imported again), releasing the previous one.
+template <class T = PyObject>
+class Pinned {
+ public:
+  T* get() const { return object_; }
+  explicit operator bool() const { return object_ != nullptr; }
+  void pin(PyRef ref) {
+    PyRef previous = PyRef::steal(reinterpret_cast<PyObject*>(object_));
+    object_ = reinterpret_cast<T*>(ref.release());
+  }
+
+ private:
+  T* object_ = nullptr;
+};
+
+// An interned str kept for the process's life, for attribute names looked up on hot paths:
+// `static const InternedName name("_conn");` (made on first use, GIL held).
+class InternedName {
+ public:
+  explicit InternedName(const char* text) { name_.pin(PyRef::steal(PyUnicode_InternFromString(text))); }
+  PyObject* get() const { return name_.get(); }
+
+ private:
+  Pinned<> name_;
+};
+
 // Releases the GIL for its scope (around a blocking wait). Nothing may touch Python inside.
 class GilRelease {
  public:
@@ -82,25 +125,10 @@ class GilAcquire {
 // The pending Python exception, saved so that it can be re-raised later (e.g. in another
 // greenlet). Empty when none was pending.
 struct SavedException {
-  PyRef value;  // 3.11 normalizes type/value/traceback into the instance
-  static SavedException fetch() {
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    if (!type) return {};
-    PyErr_NormalizeException(&type, &value, &traceback);
-    if (traceback) PyException_SetTraceback(value, traceback);
-    Py_XDECREF(type);
-    Py_XDECREF(traceback);
-    return {PyRef::steal(value)};
-  }
+  PyRef value;  // the instance, its traceback attached
+  static SavedException fetch() { return {PyRef::steal(compat::take_raised_exception())}; }
   // Sets it as the pending exception (keeps a copy).
-  void restore() const {
-    PyObject* v = value.get();
-    PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(v));
-    Py_INCREF(type);
-    Py_INCREF(v);
-    PyErr_Restore(type, v, PyException_GetTraceback(v));  // steals all three
-  }
+  void restore() const { compat::set_raised_exception(Py_NewRef(value.get())); }
 };
 
 }  // namespace puff::python

@@ -68,8 +68,7 @@ void Watchdog::report(std::uint64_t resume_count, long long stalled_ms) {
     if (stopping_) return;
   }
   if (hub_.resume_count() != resume_count || hub_.busy_since_ns() == 0) return;  // it moved on
-  PyObject *type, *value, *traceback;
-  PyErr_Fetch(&type, &value, &traceback);
+  SavedException pending = SavedException::fetch();
   PyObject* task = hub_.current_task();
   PyRef task_repr = PyRef::steal(task ? PyObject_Repr(task) : PyUnicode_FromString("?"));
   PyRef frames = PyRef::steal(PySys_GetObject("_current_frames")
@@ -101,7 +100,7 @@ void Watchdog::report(std::uint64_t resume_count, long long stalled_ms) {
                                    stalled_ms, task_repr.get(), threshold_ms_, stack.get())
              : nullptr);
   if (!logged) PyErr_Clear();
-  PyErr_Restore(type, value, traceback);
+  if (pending.value) pending.restore();
 }
 
 }  // namespace puff::python

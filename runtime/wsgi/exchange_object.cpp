@@ -5,53 +5,50 @@
 #include <string>
 
 #include "http/response_head.h"
-#include "python/wait.h"
+#include "python/kit/await_native.h"
+#include "python/kit/types.h"
 #include "wsgi/environ.h"
 #include "wsgi/serve_state.h"
 
 namespace puff::wsgi {
 namespace {
 
-using python::Completion;
 using python::PyRef;
 
-struct ExchangeObject {
-  PyObject_HEAD
-  // Owned; heap so the struct stays a C layout. nullptr once released.
-  std::shared_ptr<http::Exchange>* exchange;
+// A request in flight: `exchange` is reset once the request has ended (release()).
+struct ExchangeState {
+  std::shared_ptr<http::Exchange> exchange;
+  ~ExchangeState();
 };
 
-PyObject* g_client_disconnected = nullptr;  // owned by the module
-int g_active = 0;                           // exchanges not released yet
+python::Pinned<PyTypeObject> exchange_type;
+python::Pinned<> g_client_disconnected;
+int g_active = 0;  // exchanges not released yet
 
-// The request's exchange, or nullptr with ClientDisconnected set once the request has ended
-// (an application that kept wsgi.input and reads it later).
-std::shared_ptr<http::Exchange>* live_exchange(PyObject* self) {
-  auto* exchange = reinterpret_cast<ExchangeObject*>(self)->exchange;
-  if (!exchange) {
-    PyErr_SetString(g_client_disconnected,
-                    "this request has ended: its input and response can no longer be used");
-  }
-  return exchange;
-}
-
-void release_exchange(ExchangeObject* object) {
-  if (!object->exchange) return;
-  delete object->exchange;  // an unfinished response is ended by ~http::Exchange
-  object->exchange = nullptr;
+void release_exchange(ExchangeState& state) {
+  if (!state.exchange) return;
+  state.exchange.reset();  // an unfinished response is ended by ~http::Exchange
   --g_active;
 }
 
-void exchange_dealloc(PyObject* self) {
-  release_exchange(reinterpret_cast<ExchangeObject*>(self));
-  Py_TYPE(self)->tp_free(self);
+ExchangeState::~ExchangeState() { release_exchange(*this); }
+
+// The request's exchange, or nullptr with ClientDisconnected set once the request has ended
+// (an application that kept wsgi.input and reads it later).
+std::shared_ptr<http::Exchange> live_exchange(PyObject* self) {
+  std::shared_ptr<http::Exchange> exchange = python::state_of<ExchangeState>(self).exchange;
+  if (!exchange) {
+    PyErr_SetString(g_client_disconnected.get(),
+                    "this request has ended: its input and response can no longer be used");
+  }
+  return exchange;
 }
 
 // release(): the request is over. The Python object may live on (Django's request objects sit
 // in reference cycles until the next gc pass, and they keep wsgi.input), but the request no
 // longer counts as in flight: a graceful stop does not wait for the garbage collector.
 PyObject* exchange_release(PyObject* self, PyObject*) {
-  release_exchange(reinterpret_cast<ExchangeObject*>(self));
+  release_exchange(python::state_of<ExchangeState>(self));
   Py_RETURN_NONE;
 }
 
@@ -62,33 +59,27 @@ PyObject* exchange_environ(PyObject* self, PyObject* base) {
     return nullptr;
   }
   static const http::TrustedProxies proxies(serve_config().http.trusted_proxies);
-  auto* exchange = live_exchange(self);
+  std::shared_ptr<http::Exchange> exchange = live_exchange(self);
   if (!exchange) return nullptr;
-  return build_environ((*exchange)->request(), base, proxies).release();
+  return build_environ(exchange->request(), base, proxies).release();
 }
 
 // read(size) -> up to `size` bytes of the body (at least one unless at the end: b"").
 PyObject* exchange_read(PyObject* self, PyObject* size_object) {
   Py_ssize_t size = PyNumber_AsSsize_t(size_object, PyExc_OverflowError);
   if (size == -1 && PyErr_Occurred()) return nullptr;
-  auto* live = live_exchange(self);
-  if (!live) return nullptr;
+  std::shared_ptr<http::Exchange> exchange = live_exchange(self);
+  if (!exchange) return nullptr;
   if (size <= 0) return PyBytes_FromStringAndSize("", 0);
-  auto result = std::make_shared<http::BodyRead>();
-  std::shared_ptr<http::Exchange> exchange = *live;
-  bool waited = python::wait_native([&](Completion done) {
-    exchange->read_body(static_cast<std::size_t>(size), [result, done](http::BodyRead read) {
-      *result = std::move(read);
-      done.complete();
-    });
+  auto read = python::await_native<http::BodyRead>([&](auto deliver) {
+    exchange->read_body(static_cast<std::size_t>(size), std::move(deliver));
   });
-  if (!waited) return nullptr;
-  if (!result->error.empty()) {
-    PyErr_SetString(g_client_disconnected, result->error.c_str());
+  if (!read) return nullptr;
+  if (!read->error.empty()) {
+    PyErr_SetString(g_client_disconnected.get(), read->error.c_str());
     return nullptr;
   }
-  return PyBytes_FromStringAndSize(result->data.data(),
-                                   static_cast<Py_ssize_t>(result->data.size()));
+  return PyBytes_FromStringAndSize(read->data.data(), static_cast<Py_ssize_t>(read->data.size()));
 }
 
 // A header name or value: a str whose characters all fit in latin-1 (PEP 3333).
@@ -164,22 +155,17 @@ PyObject* exchange_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
   PyBuffer_Release(&view);
   int last = PyObject_IsTrue(args[3]);
   if (last < 0) return nullptr;
-  auto* live = live_exchange(self);
-  if (!live) return nullptr;
-  std::shared_ptr<http::Exchange> exchange = *live;
+  std::shared_ptr<http::Exchange> exchange = live_exchange(self);
+  if (!exchange) return nullptr;
   if (last) {
     exchange->send(std::move(head), std::move(body), true, nullptr);
     Py_RETURN_TRUE;
   }
-  auto ok = std::make_shared<bool>(false);
-  bool waited = python::wait_native([&](Completion done) {
-    exchange->send(std::move(head), std::move(body), false, [ok, done](bool written) {
-      *ok = written;
-      done.complete();
-    });
+  auto written = python::await_native<bool>([&](auto deliver) {
+    exchange->send(std::move(head), std::move(body), false, std::move(deliver));
   });
-  if (!waited) return nullptr;
-  return PyBool_FromLong(*ok);
+  if (!written) return nullptr;
+  return PyBool_FromLong(*written);
 }
 
 // send_file(status, headers, fd, offset, length) -> True: ends the response with `length`
@@ -190,8 +176,8 @@ PyObject* exchange_send_file(PyObject* self, PyObject* const* args, Py_ssize_t n
     PyErr_SetString(PyExc_TypeError, "send_file(status, headers, fd, offset, length)");
     return nullptr;
   }
-  auto* live = live_exchange(self);
-  if (!live) return nullptr;
+  std::shared_ptr<http::Exchange> exchange = live_exchange(self);
+  if (!exchange) return nullptr;
   http::ResponseHead head;
   if (!head_of(args[0], args[1], &head)) return nullptr;
   int fd = PyObject_AsFileDescriptor(args[2]);
@@ -207,63 +193,60 @@ PyObject* exchange_send_file(PyObject* self, PyObject* const* args, Py_ssize_t n
   if (file->fd < 0) return PyErr_SetFromErrno(PyExc_OSError);
   file->offset = offset;
   file->remaining = static_cast<std::uint64_t>(length);
-  (*live)->send_file(std::move(head), std::move(file), nullptr);
+  exchange->send_file(std::move(head), std::move(file), nullptr);
   Py_RETURN_TRUE;
 }
 
 PyObject* exchange_abort(PyObject* self, PyObject*) {
-  auto* exchange = live_exchange(self);
+  std::shared_ptr<http::Exchange> exchange = live_exchange(self);
   if (!exchange) return nullptr;
-  (*exchange)->abort();
+  exchange->abort();
   Py_RETURN_NONE;
 }
 
 PyMethodDef exchange_methods[] = {
-    {"environ", exchange_environ, METH_O, "environ(base) -> the WSGI environ of this request"},
-    {"read", exchange_read, METH_O, "read(size) -> up to size bytes of the body; b'' at the end"},
-    {"send", python::as_method(exchange_send), METH_FASTCALL,
-     "send(status, headers, body, last) -> False when the client is gone"},
-    {"send_file", python::as_method(exchange_send_file), METH_FASTCALL,
-     "send_file(status, headers, fd, offset, length): end the response with a file"},
-    {"abort", exchange_abort, METH_NOARGS, "abort(): close the connection"},
-    {"release", exchange_release, METH_NOARGS,
-     "release(): the request is over (what is unfinished is ended); later calls raise"},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<exchange_environ, METH_O>("environ",
+                                             "environ(base) -> the WSGI environ of this request"),
+    python::method<exchange_read, METH_O>(
+        "read", "read(size) -> up to size bytes of the body; b'' at the end"),
+    python::method<exchange_send, METH_FASTCALL>(
+        "send", "send(status, headers, body, last) -> False when the client is gone"),
+    python::method<exchange_send_file, METH_FASTCALL>(
+        "send_file", "send_file(status, headers, fd, offset, length): end the response with a file"),
+    python::method<exchange_abort, METH_NOARGS>("abort", "abort(): close the connection"),
+    python::method<exchange_release, METH_NOARGS>(
+        "release", "release(): the request is over (what is unfinished is ended); later calls raise"),
+    python::kEndMethods};
 
-PyTypeObject exchange_type = [] {
-  PyTypeObject type{PyVarObject_HEAD_INIT(nullptr, 0)};
-  type.tp_name = "_puff_wsgi.Exchange";
-  type.tp_basicsize = sizeof(ExchangeObject);
-  type.tp_dealloc = exchange_dealloc;
-  type.tp_flags = Py_TPFLAGS_DEFAULT;
-  type.tp_doc = "One HTTP request and its response (made by the server, not by you).";
-  type.tp_methods = exchange_methods;
-  return type;
-}();
+PyType_Slot exchange_slots[] = {
+    python::slot<Py_tp_dealloc, python::native_dealloc<ExchangeState>>(),
+    {Py_tp_methods, exchange_methods},
+    {Py_tp_doc, const_cast<char*>("One HTTP request and its response (made by the server, not "
+                                  "by you).")},
+    {0, nullptr}};
+
+PyType_Spec exchange_spec = {"_puff_wsgi.Exchange", sizeof(python::NativeObject<ExchangeState>),
+                             0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                             exchange_slots};
 
 }  // namespace
 
-bool add_exchange_type(PyObject* module) {
-  if (PyType_Ready(&exchange_type) < 0) return false;
-  if (PyModule_AddObjectRef(module, "Exchange", reinterpret_cast<PyObject*>(&exchange_type)) < 0) {
-    return false;
-  }
+void add_exchange_type(PyObject* module) {
+  python::add_type(module, "Exchange", exchange_spec, exchange_type);
   if (!g_client_disconnected) {
-    g_client_disconnected = PyErr_NewExceptionWithDoc(
+    g_client_disconnected.pin(PyRef::steal(python::require(PyErr_NewExceptionWithDoc(
         "_puff_wsgi.ClientDisconnected",
         "The client closed the connection (or the request body could not be read).",
-        PyExc_OSError, nullptr);
-    if (!g_client_disconnected) return false;
+        PyExc_OSError, nullptr))));
   }
-  return PyModule_AddObjectRef(module, "ClientDisconnected", g_client_disconnected) == 0;
+  python::add_object(module, "ClientDisconnected", g_client_disconnected.get());
 }
 
 PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange) {
-  auto* object = PyObject_New(ExchangeObject, &exchange_type);
-  if (!object) return {};
-  object->exchange = new std::shared_ptr<http::Exchange>(std::move(exchange));
+  auto state = std::make_unique<ExchangeState>();
+  state->exchange = std::move(exchange);
   ++g_active;
-  return PyRef::steal(reinterpret_cast<PyObject*>(object));
+  return python::make_native(exchange_type, std::move(state));
 }
 
 int active_exchanges() { return g_active; }

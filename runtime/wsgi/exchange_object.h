@@ -1,5 +1,5 @@
 // _puff_wsgi.Exchange: one HTTP request as the WSGI driver (driver.py) sees it. Owns a
-// std::shared_ptr<http::Exchange>; read() and send() park the calling greenlet (wait_native)
+// std::shared_ptr<http::Exchange>; read() and send() park the calling greenlet (await_native)
 // while the IO threads work. Also counts the requests in progress, for the graceful drain.
 #pragma once
 
@@ -10,11 +10,11 @@
 
 namespace puff::wsgi {
 
-// Adds the Exchange type and ClientDisconnected (an OSError) to `module`; false with an
-// exception set on failure.
-bool add_exchange_type(PyObject* module);
+// Adds the Exchange type and ClientDisconnected (an OSError) to `module`. Throws
+// ErrorAlreadySet.
+void add_exchange_type(PyObject* module);
 
-// A new Exchange object for `exchange`. GIL held.
+// A new Exchange object for `exchange`. GIL held; throws ErrorAlreadySet.
 python::PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange);
 
 // Requests in flight: exchanges not released (the driver releases each when run() ends, or

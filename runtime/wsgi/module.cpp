@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "python/entry_point.h"
+#include "python/kit/types.h"
 #include "python/pyref.h"
 #include "wsgi/driver_source.h"
 #include "wsgi/exchange_object.h"
@@ -22,18 +23,22 @@ ServeConfig g_config;
 Prepared g_prepared;
 
 PyMethodDef module_methods[] = {
-    {"serve", serve, METH_NOARGS,
-     "serve() -> exit code: runs the HTTP server until SIGINT/SIGTERM (puff runserver)."},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<serve, METH_NOARGS>(
+        "serve", "serve() -> exit code: runs the HTTP server until SIGINT/SIGTERM (puff runserver)."),
+    python::method<python::live_objects_dict, METH_NOARGS>(
+        "_live_objects", "_live_objects() -> {type name: instances alive} (leak tests)"),
+    python::kEndMethods};
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_puff_wsgi",
                           "puff's WSGI server (used by `puff runserver`).", -1, module_methods};
 
 PyObject* init_module() {
-  PyRef module = PyRef::steal(PyModule_Create(&module_def));
-  if (!module || !add_exchange_type(module.get())) return nullptr;
+  PyRef module = python::create_module(module_def);
+  add_exchange_type(module.get());
   return module.release();
 }
+
+PyObject* init_module_guarded() { return python::guarded<init_module>(); }
 
 // Runs driver.py as the module _puff_wsgi_driver (registered in sys.modules, so tracebacks
 // and pickles name it).
@@ -107,7 +112,7 @@ void freeze_loaded_objects() {
 
 void register_builtin(ServeConfig config) {
   g_config = std::move(config);
-  PyImport_AppendInittab("_puff_wsgi", [] { return init_module(); });
+  PyImport_AppendInittab("_puff_wsgi", &init_module_guarded);
 }
 
 const ServeConfig& serve_config() { return g_config; }

@@ -82,7 +82,8 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
   }
 
   void launch(std::shared_ptr<http::Exchange> exchange) {
-    PyRef exchange_object = new_exchange_object(std::move(exchange));
+    PyRef exchange_object =
+        python::catching([&] { return new_exchange_object(std::move(exchange)); });
     PyRef args = exchange_object ? PyRef::steal(PyTuple_Pack(3, app.get(), exchange_object.get(),
                                                              base_environ.get()))
                                  : PyRef();
@@ -94,7 +95,7 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
       return;
     }
     ++active;
-    python::set_on_finished(python::as_task(task.get()),
+    python::set_on_finished(task.get(),
                             [self = shared_from_this()] { self->request_done(); });
     hub->start_task(task.get());
   }
@@ -158,8 +159,8 @@ PyObject* on_stop_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 bool install_stop_handlers() {
-  static PyMethodDef handler_def = {"_on_stop_signal", python::as_method(on_stop_signal),
-                                    METH_FASTCALL, nullptr};
+  static PyMethodDef handler_def =
+      python::method<on_stop_signal, METH_FASTCALL>("_on_stop_signal", nullptr);
   PyRef handler = PyRef::steal(PyCFunction_New(&handler_def, nullptr));
   PyRef signal_module = PyRef::steal(PyImport_ImportModule("signal"));
   if (!handler || !signal_module) return false;

@@ -6,35 +6,9 @@
 #include <vector>
 
 #include "convert.h"
-#include "python/wait.h"
+#include "python/kit/await_native.h"
 
-namespace puff::python::redis_client {
-namespace {
-
-// Filled on an IO thread, read by the waiter after the completion: the wait orders the two.
-// Heap-owned by the callback too, so an abandoned wait (killed greenlet, Ctrl-C) leaves
-// nothing dangling.
-template <class Value>
-struct Outcome {
-  std::optional<redis::Error> error;
-  Value value{};
-};
-
-template <class Value, class Callback>
-std::shared_ptr<Outcome<Value>> wait_for(const std::function<void(Callback)>& submit) {
-  auto outcome = std::make_shared<Outcome<Value>>();
-  bool finished = wait_native([&](Completion completion) {
-    submit([outcome, completion](std::optional<redis::Error> error, Value value) {
-      outcome->error = std::move(error);
-      outcome->value = std::move(value);
-      completion.complete();
-    });
-  });
-  return finished ? outcome : nullptr;
-}
-
-}  // namespace
-
+namespace puff::redis_client {
 bool parse_timeout(PyObject* value, double* timeout_s) {
   if (!value || value == Py_None) {
     *timeout_s = redis::Connection::kDefaultTimeout;
@@ -67,22 +41,25 @@ bool timeout_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
 }
 
 PyObject* call_one(const std::function<void(redis::Connection::ReplyCallback)>& submit) {
-  auto outcome = wait_for<redis::Reply>(submit);
-  if (!outcome) return nullptr;
-  if (outcome->error) return raise_error(*outcome->error);
-  PyRef reply = to_python(outcome->value);
-  if (reply && outcome->value.is_error()) {
-    PyErr_SetObject(exceptions().response_error, reply.get());
+  auto delivered = python::await_native<std::optional<redis::Error>, redis::Reply>(
+      [&](auto deliver) { submit(std::move(deliver)); });
+  if (!delivered) return nullptr;
+  auto& [error, value] = *delivered;
+  if (error) return raise_error(*error);
+  PyRef reply = to_python(value);
+  if (reply && value.is_error()) {
+    PyErr_SetObject(exceptions().response_error.get(), reply.get());
     return nullptr;
   }
   return reply.release();
 }
 
 PyObject* call_batch(const std::function<void(redis::Connection::BatchCallback)>& submit) {
-  auto outcome = wait_for<std::vector<redis::Reply>>(submit);
-  if (!outcome) return nullptr;
-  if (outcome->error) return raise_error(*outcome->error);
-  const auto& replies = outcome->value;
+  auto delivered = python::await_native<std::optional<redis::Error>, std::vector<redis::Reply>>(
+      [&](auto deliver) { submit(std::move(deliver)); });
+  if (!delivered) return nullptr;
+  auto& [error, replies] = *delivered;
+  if (error) return raise_error(*error);
   PyRef list = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(replies.size())));
   if (!list) return nullptr;
   for (size_t i = 0; i < replies.size(); ++i) {
@@ -94,25 +71,18 @@ PyObject* call_batch(const std::function<void(redis::Connection::BatchCallback)>
 }
 
 bool borrow_dedicated(redis::Pool& pool, redis::Dedicated* out) {
-  struct Lent {
-    std::optional<redis::Error> error;
-    redis::Dedicated lease;
-  };
-  auto lent = std::make_shared<Lent>();
-  bool finished = wait_native([&](Completion completion) {
-    pool.dedicated([lent, completion](std::optional<redis::Error> error, redis::Dedicated lease) {
-      lent->error = std::move(error);
-      lent->lease = std::move(lease);
-      completion.complete();
-    });
-  });
-  if (!finished) return false;  // the lease, when it comes, goes back to the pool with `lent`
-  if (lent->error) {
-    raise_error(*lent->error);
+  // An interrupted wait leaves the slot to the callback: the lease, when it comes, goes back
+  // to the pool with it.
+  auto delivered = python::await_native<std::optional<redis::Error>, redis::Dedicated>(
+      [&](auto deliver) { pool.dedicated(std::move(deliver)); });
+  if (!delivered) return false;
+  auto& [error, lease] = *delivered;
+  if (error) {
+    raise_error(*error);
     return false;
   }
-  *out = std::move(lent->lease);
+  *out = std::move(lease);
   return true;
 }
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client

@@ -10,7 +10,7 @@
 #include "redis/connection.h"
 #include "redis/pool.h"
 
-namespace puff::python::redis_client {
+namespace puff::redis_client {
 
 // `timeout` from Python: None -> the pool's command timeout, else seconds (0 = none).
 // false with a Python exception set for a negative or non-number value.
@@ -30,6 +30,8 @@ PyObject* call_batch(const std::function<void(redis::Connection::BatchCallback)>
 
 // Lends a dedicated connection of `pool` into *out; false with the exception set.
 bool borrow_dedicated(redis::Pool& pool, redis::Dedicated* out);
+
+using python::PyRef;
 
 // The bodies of Pool.execute and Dedicated.execute(_many): `resolve()` returns the target (a
 // redis::Pool or redis::Connection: execute(views, done, timeout) and execute_batch(commands,
@@ -73,4 +75,4 @@ PyObject* execute_many_call(Resolve resolve, PyObject* args, PyObject* kwargs) {
   });
 }
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client

@@ -1,51 +1,46 @@
 #include "convert.h"
 
 #include <charconv>
+#include <string>
+#include <string_view>
 
-namespace puff::python::redis_client {
+#include "python/kit/native_error.h"
+#include "python/kit/types.h"
+
+namespace puff::redis_client {
 namespace {
 
 Exceptions module_exceptions;
 
-PyObject* new_class(PyObject* module, const char* name, PyObject* base, const char* doc) {
-  std::string qualified = std::string("django_puff._redis.") + name;
-  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base, nullptr);
-  if (!type) return nullptr;
-  if (PyModule_AddObjectRef(module, name, type) < 0) {
-    Py_DECREF(type);
-    return nullptr;
+// The exception class `name` of the module (made on the first import, reused after).
+void add_class(PyObject* module, python::Pinned<>& type, const char* name, PyObject* base,
+               const char* doc) {
+  if (!type) {
+    std::string qualified = std::string("django_puff._redis.") + name;
+    type.pin(PyRef::steal(
+        python::require(PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base, nullptr))));
   }
-  return type;  // the module and this reference keep it alive for the process
+  python::add_object(module, name, type.get());
 }
 
 }  // namespace
 
 const Exceptions& exceptions() { return module_exceptions; }
 
-bool add_exceptions(PyObject* module) {
+void add_exceptions(PyObject* module) {
   Exceptions& e = module_exceptions;
-  if (e.redis_error) {  // a second import (the extension re-imported): reuse the classes
-    return PyModule_AddObjectRef(module, "RedisError", e.redis_error) == 0 &&
-           PyModule_AddObjectRef(module, "ConnectionError", e.connection_error) == 0 &&
-           PyModule_AddObjectRef(module, "TimeoutError", e.timeout_error) == 0 &&
-           PyModule_AddObjectRef(module, "ResponseError", e.response_error) == 0;
-  }
-  e.redis_error = new_class(module, "RedisError", PyExc_Exception, "Any error of puff's Redis client.");
-  if (!e.redis_error) return false;
+  add_class(module, e.redis_error, "RedisError", PyExc_Exception,
+            "Any error of puff's Redis client (attributes kind, code, message, detail).");
   PyRef connection_bases =
-      PyRef::steal(PyTuple_Pack(2, e.redis_error, PyExc_ConnectionError));
-  e.connection_error = connection_bases
-      ? new_class(module, "ConnectionError", connection_bases.get(),
-                  "Redis unreachable, the connection lost or closed, or no connection up.")
-      : nullptr;
-  PyRef timeout_bases = PyRef::steal(PyTuple_Pack(2, e.redis_error, PyExc_TimeoutError));
-  e.timeout_error = timeout_bases
-      ? new_class(module, "TimeoutError", timeout_bases.get(),
-                  "No reply within the command (or connect) timeout.")
-      : nullptr;
-  e.response_error = new_class(module, "ResponseError", e.redis_error,
-                               "The server answered with an error (its message is the text).");
-  return e.connection_error && e.timeout_error && e.response_error;
+      PyRef::steal(python::require(PyTuple_Pack(2, e.redis_error.get(), PyExc_ConnectionError)));
+  add_class(module, e.connection_error, "ConnectionError", connection_bases.get(),
+            "Redis unreachable, the connection lost or closed, or no connection up.");
+  PyRef timeout_bases =
+      PyRef::steal(python::require(PyTuple_Pack(2, e.redis_error.get(), PyExc_TimeoutError)));
+  add_class(module, e.timeout_error, "TimeoutError", timeout_bases.get(),
+            "No reply within the command (or connect) timeout.");
+  add_class(module, e.response_error, "ResponseError", e.redis_error.get(),
+            "The server answered with an error (its message is the text, code its prefix).");
 }
 
 Arguments::~Arguments() {
@@ -169,11 +164,10 @@ PyRef to_python(const redis::Reply& reply) {
       return PyRef::steal(
           PyBytes_FromStringAndSize(reply.str.data(), static_cast<Py_ssize_t>(reply.str.size())));
     case Type::error: {
-      PyRef text = PyRef::steal(PyUnicode_DecodeUTF8(
-          reply.str.data(), static_cast<Py_ssize_t>(reply.str.size()), "replace"));
-      if (!text) return {};
-      return PyRef::steal(
-          PyObject_CallOneArg(module_exceptions.response_error, text.get()));
+      std::string_view text = reply.str;
+      std::string_view code = text.substr(0, text.find(' '));
+      return PyRef::steal(python::new_native_error(module_exceptions.response_error.get(),
+                                                   {"response", code, text, ""}));
     }
     case Type::array: {
       PyRef list = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(reply.elements.size())));
@@ -192,23 +186,22 @@ PyRef to_python(const redis::Reply& reply) {
 
 PyObject* raise_error(const redis::Error& error) {
   using Kind = redis::Error::Kind;
-  PyObject* type = module_exceptions.redis_error;
+  PyObject* type = module_exceptions.redis_error.get();
   switch (error.kind) {
     case Kind::connect_failed:
     case Kind::connection_lost:
     case Kind::unavailable:
     case Kind::closed:
-      type = module_exceptions.connection_error;
+      type = module_exceptions.connection_error.get();
       break;
     case Kind::timeout:
-      type = module_exceptions.timeout_error;
+      type = module_exceptions.timeout_error.get();
       break;
     case Kind::refused:
     case Kind::protocol_error:
       break;
   }
-  PyErr_SetString(type, error.message.c_str());
-  return nullptr;
+  return python::raise_native_error(type, {redis::kind_name(error.kind), "", error.message, ""});
 }
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client

@@ -14,17 +14,20 @@
 #include "redis/pool.h"
 #include "redis/reply.h"
 
-namespace puff::python::redis_client {
+namespace puff::redis_client {
 
-// The module's exception classes (set once by add_exceptions).
+using python::PyRef;
+
+// The module's exception classes (made once by add_exceptions).
 struct Exceptions {
-  PyObject* redis_error = nullptr;       // RedisError(Exception): every error below
-  PyObject* connection_error = nullptr;  // unreachable, lost, closed, no connection up
-  PyObject* timeout_error = nullptr;     // no reply within the timeout
-  PyObject* response_error = nullptr;    // the server answered with an error (WRONGTYPE ...)
+  python::Pinned<> redis_error;       // RedisError(Exception): every error below
+  python::Pinned<> connection_error;  // unreachable, lost, closed, no connection up
+  python::Pinned<> timeout_error;     // no reply within the timeout
+  python::Pinned<> response_error;    // the server answered with an error (WRONGTYPE ...)
 };
 const Exceptions& exceptions();
-bool add_exceptions(PyObject* module);
+// Throws ErrorAlreadySet.
+void add_exceptions(PyObject* module);
 
 // One command's arguments as views: bytes, str (UTF-8), int, float, bytearray and memoryview
 // are sent as Redis expects them; anything else (None, bool, dict, ...) is a DataError-like
@@ -65,14 +68,16 @@ class CommandBatch {
 };
 
 // nil -> None, integer -> int, status -> str, bulk string -> bytes, array -> list; an error
-// reply becomes a ResponseError instance (returned, not raised: a pipeline keeps its place).
+// reply becomes a ResponseError instance (returned, not raised: a pipeline keeps its place)
+// whose `code` is the reply's prefix (WRONGTYPE, ERR, ...).
 PyRef to_python(const redis::Reply& reply);
 
 // A pool's statistics as a dict (the keys of redis::PoolStats).
 PyObject* stats_dict(const redis::PoolStats& stats);
 
-// Raises the exception for a transport error (ConnectionError, TimeoutError, RedisError) and
-// returns nullptr.
+// The one place a redis::Error becomes Python: ConnectionError, TimeoutError or RedisError
+// with the native error shape (kind, code, message, detail; python/kit/native_error.h).
+// Returns nullptr.
 PyObject* raise_error(const redis::Error& error);
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client

@@ -9,7 +9,7 @@
 #include "config/config.h"
 #include "python/compat.h"
 
-namespace puff::python::redis_client {
+namespace puff::redis_client {
 
 // A [[redis]] entry as the Python side sees it: its URL resolved ("embedded" -> the running
 // service's URL) or, when that failed, `problem` says why and what to do.
@@ -21,9 +21,10 @@ struct RedisEntry {
 // Before the interpreter starts (read by redis_config()).
 void set_redis_config(std::vector<RedisEntry> entries);
 
-// Registers the built-in module with the interpreter about to start.
+// Registers the built-in module with the interpreter about to start, and puff.redis as
+// django_puff.redis.
 void register_builtin();
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client
 
 extern "C" PyMODINIT_FUNC PyInit__redis();

@@ -1,42 +1,45 @@
 // Pool: Python's handle on the process-shared redis::Pool for one set of options. Commands of
 // all callers are pipelined on the pool's few connections (see redis/pool.h).
-#include <new>
+#include <memory>
 
-#include "python/native_io.h"
 #include "call.h"
 #include "convert.h"
 #include "objects.h"
+#include "python/kit/types.h"
+#include "python/native_io.h"
 #include "redis/pool_registry.h"
 
-namespace puff::python::redis_client {
+namespace puff::redis_client {
 namespace {
 
-struct PoolObject {
-  PyObject_HEAD
+struct PoolState {
   std::shared_ptr<redis::Pool> pool;
   redis::PoolOptions options;
-  unsigned fork_generation;
+  unsigned fork_generation = python::fork_generation();
+
+  ~PoolState() {
+    // A forked child: the parent's pool has no IO threads here; leave it untouched (leaked).
+    if (fork_generation != python::fork_generation()) new std::shared_ptr<redis::Pool>(std::move(pool));
+  }
 };
+
+python::Pinned<PyTypeObject> pool_type;
 
 // The shared pool for the handle's options. In a child of fork() the parent's pools have no
 // IO threads: the registry forgets them (once per fork) and the handle gets a new one.
-redis::Pool* pool_of(PoolObject* self) {
-  unsigned now = fork_generation();
-  if (self->fork_generation == now) return self->pool.get();
+redis::Pool* pool_of(PyObject* self) {
+  PoolState& state = python::state_of<PoolState>(self);
+  unsigned now = python::fork_generation();
+  if (state.fork_generation == now) return state.pool.get();
   static unsigned forgotten_for = 0;
   if (forgotten_for != now) {
     redis::abandon_shared_pools_after_fork();
     forgotten_for = now;
   }
-  new std::shared_ptr<redis::Pool>(std::move(self->pool));  // the parent's: leaked, untouched
-  try {
-    self->pool = redis::shared_pool(native_io(), self->options);
-  } catch (const redis::UsageError& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
-    return nullptr;
-  }
-  self->fork_generation = now;
-  return self->pool.get();
+  new std::shared_ptr<redis::Pool>(std::move(state.pool));  // the parent's: leaked, untouched
+  state.pool = redis::shared_pool(python::native_io(), state.options);
+  state.fork_generation = now;
+  return state.pool.get();
 }
 
 bool parse_double(PyObject* value, const char* name, double* out, bool zero_allowed) {
@@ -64,7 +67,8 @@ PyObject* pool_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
                                    &backoff_max)) {
     return nullptr;
   }
-  redis::PoolOptions options;
+  auto state = std::make_unique<PoolState>();
+  redis::PoolOptions& options = state->options;
   options.url = url;
   options.name = name;
   options.size = size;
@@ -78,88 +82,60 @@ PyObject* pool_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
                     false)) {
     return nullptr;
   }
-  std::shared_ptr<redis::Pool> pool;
-  try {
-    pool = redis::shared_pool(native_io(), options);
-  } catch (const redis::UsageError& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
-    return nullptr;
-  }
-  auto* self = reinterpret_cast<PoolObject*>(type->tp_alloc(type, 0));
-  if (!self) return nullptr;
-  new (&self->pool) std::shared_ptr<redis::Pool>(std::move(pool));
-  new (&self->options) redis::PoolOptions(std::move(options));
-  self->fork_generation = fork_generation();
-  return reinterpret_cast<PyObject*>(self);
-}
-
-void pool_dealloc(PyObject* self_object) {
-  auto* self = reinterpret_cast<PoolObject*>(self_object);
-  if (self->fork_generation != fork_generation()) {
-    new std::shared_ptr<redis::Pool>(std::move(self->pool));  // a forked child: leave it be
-  }
-  self->pool.~shared_ptr();
-  self->options.~PoolOptions();
-  PyTypeObject* type = Py_TYPE(self_object);
-  type->tp_free(self_object);
-  Py_DECREF(type);
+  state->pool = redis::shared_pool(python::native_io(), options);  // a bad URL: ValueError
+  return python::make_native(type, std::move(state)).release();
 }
 
 PyObject* execute(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  return execute_vectorcall([self] { return pool_of(reinterpret_cast<PoolObject*>(self)); }, args,
-                            nargs, kwnames);
+  return execute_vectorcall([self] { return pool_of(self); }, args, nargs, kwnames);
 }
 
 PyObject* execute_many(PyObject* self, PyObject* args, PyObject* kwargs) {
-  return execute_many_call([self] { return pool_of(reinterpret_cast<PoolObject*>(self)); }, args,
-                           kwargs);
+  return execute_many_call([self] { return pool_of(self); }, args, kwargs);
 }
 
-PyObject* dedicated(PyObject* self_object, PyObject*) {
-  redis::Pool* pool = pool_of(reinterpret_cast<PoolObject*>(self_object));
-  if (!pool) return nullptr;
+PyObject* dedicated(PyObject* self, PyObject*) {
+  redis::Pool* pool = pool_of(self);
   redis::Dedicated lease;
   if (!borrow_dedicated(*pool, &lease)) return nullptr;
   return new_dedicated(std::move(lease));
 }
 
-PyObject* stats(PyObject* self_object, PyObject*) {
-  redis::Pool* pool = pool_of(reinterpret_cast<PoolObject*>(self_object));
-  if (!pool) return nullptr;
-  return stats_dict(pool->stats());
+PyObject* stats(PyObject* self, PyObject*) { return stats_dict(pool_of(self)->stats()); }
+
+PyObject* get_name(PyObject* self, void*) {
+  return PyUnicode_FromString(python::state_of<PoolState>(self).options.name.c_str());
 }
 
-PyObject* get_name(PyObject* self_object, void*) {
-  return PyUnicode_FromString(reinterpret_cast<PoolObject*>(self_object)->options.name.c_str());
-}
-
-PyObject* get_where(PyObject* self_object, void*) {
-  auto* self = reinterpret_cast<PoolObject*>(self_object);
-  return PyUnicode_FromString(self->pool ? self->pool->where().c_str() : "");
+PyObject* get_where(PyObject* self, void*) {
+  const PoolState& state = python::state_of<PoolState>(self);
+  return PyUnicode_FromString(state.pool ? state.pool->where().c_str() : "");
 }
 
 PyMethodDef methods[] = {
-    {"execute", as_method(execute), METH_FASTCALL | METH_KEYWORDS,
-     "execute(*args, timeout=None): one command, pipelined with everyone else's; its reply "
-     "(bytes, int, str status, list, None), ResponseError raised for an error reply."},
-    {"execute_many", as_method(execute_many), METH_VARARGS | METH_KEYWORDS,
-     "execute_many(commands, timeout=None) -> replies: the commands back to back in one round "
-     "trip (MULTI first and EXEC last make it a transaction); error replies as ResponseError "
-     "instances in their place."},
-    {"dedicated", dedicated, METH_NOARGS,
-     "dedicated() -> Dedicated: a connection of your own (WATCH, blocking commands, "
-     "SUBSCRIBE)."},
-    {"stats", stats, METH_NOARGS, "stats() -> dict of the pool's counters."},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<execute, METH_FASTCALL | METH_KEYWORDS>(
+        "execute",
+        "execute(*args, timeout=None): one command, pipelined with everyone else's; its reply "
+        "(bytes, int, str status, list, None), ResponseError raised for an error reply."),
+    python::method<execute_many, METH_VARARGS | METH_KEYWORDS>(
+        "execute_many",
+        "execute_many(commands, timeout=None) -> replies: the commands back to back in one round "
+        "trip (MULTI first and EXEC last make it a transaction); error replies as ResponseError "
+        "instances in their place."),
+    python::method<dedicated, METH_NOARGS>(
+        "dedicated",
+        "dedicated() -> Dedicated: a connection of your own (WATCH, blocking commands, "
+        "SUBSCRIBE)."),
+    python::method<stats, METH_NOARGS>("stats", "stats() -> dict of the pool's counters."),
+    python::kEndMethods};
 
-PyGetSetDef getset[] = {
-    {"name", get_name, nullptr, "The pool's name ([[redis]] entry).", nullptr},
-    {"where", get_where, nullptr, "host:port or the socket path.", nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyGetSetDef getset[] = {python::getter<get_name>("name", "The pool's name ([[redis]] entry)."),
+                        python::getter<get_where>("where", "host:port or the socket path."),
+                        python::kEndGetters};
 
 PyType_Slot slots[] = {
-    {Py_tp_new, reinterpret_cast<void*>(pool_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(pool_dealloc)},
+    python::slot<Py_tp_new, pool_new>(),
+    python::slot<Py_tp_dealloc, python::native_dealloc<PoolState>>(),
     {Py_tp_methods, methods},
     {Py_tp_getset, getset},
     {Py_tp_doc,
@@ -168,11 +144,11 @@ PyType_Slot slots[] = {
                        "pool for these settings.")},
     {0, nullptr}};
 
-PyType_Spec spec = {"django_puff._redis.Pool", sizeof(PoolObject), 0, Py_TPFLAGS_DEFAULT, slots};
-PyTypeObject* pool_type = nullptr;
+PyType_Spec spec = {"django_puff._redis.Pool", sizeof(python::NativeObject<PoolState>), 0,
+                    Py_TPFLAGS_DEFAULT, slots};
 
 }  // namespace
 
-bool add_pool_type(PyObject* module) { return add_type(module, "Pool", &spec, &pool_type); }
+void add_pool_type(PyObject* module) { python::add_type(module, "Pool", spec, pool_type); }
 
-}  // namespace puff::python::redis_client
+}  // namespace puff::redis_client

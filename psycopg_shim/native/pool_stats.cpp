@@ -1,10 +1,17 @@
-#include "python/db_functions.h"
+#include "pool_stats.h"
+
+#include <mutex>
 
 #include "pg/pool_registry.h"
+#include "python/kit/types.h"
+#include "python/native_io.h"
 #include "python/pyref.h"
 
-namespace puff::python {
+namespace puff::psycopg {
 namespace {
+
+using python::PyRef;
+using python::require;
 
 // Written once before the interpreter starts, read under the GIL afterwards.
 std::vector<config::PostgresConfig>& postgres_entries() {
@@ -38,28 +45,34 @@ PyObject* config_entry(const config::PostgresConfig& pg) {
                        pg.implicit ? Py_True : Py_False);
 }
 
-PyObject* db_pool_stats(PyObject*, PyObject*) { return db_pool_stats_list(); }
+// pool_stats() -> [{name, min, max, size, idle, in_use, ...}, ...], ordered by name.
+PyObject* pool_stats(PyObject*, PyObject*) {
+  std::vector<pg::PoolStats> all = pg::shared_pool_stats();
+  PyRef out = PyRef::steal(require(PyList_New(static_cast<Py_ssize_t>(all.size()))));
+  for (size_t i = 0; i < all.size(); ++i) {
+    PyList_SET_ITEM(out.get(), static_cast<Py_ssize_t>(i), require(stats_entry(all[i])));
+  }
+  return out.release();
+}
 
 PyObject* postgres_config(PyObject*, PyObject*) {
-  PyRef out = PyRef::steal(PyDict_New());
-  if (!out) return nullptr;
+  PyRef out = PyRef::steal(require(PyDict_New()));
   for (const auto& entry : postgres_entries()) {
-    PyRef value = PyRef::steal(config_entry(entry));
-    if (!value || PyDict_SetItemString(out.get(), entry.name.c_str(), value.get()) < 0) {
-      return nullptr;
-    }
+    PyRef value = PyRef::steal(require(config_entry(entry)));
+    require(PyDict_SetItemString(out.get(), entry.name.c_str(), value.get()) == 0);
   }
   return out.release();
 }
 
 PyMethodDef methods[] = {
-    {"db_pool_stats", db_pool_stats, METH_NOARGS,
-     "db_pool_stats() -> [dict]: every PostgreSQL pool's size, idle, in_use, waiting and "
-     "counters, ordered by name."},
-    {"postgres_config", postgres_config, METH_NOARGS,
-     "postgres_config() -> {name: dict}: the [[postgres]] entries of the loaded configuration "
-     "(implicit=True for the default entry nobody wrote)."},
-    {nullptr, nullptr, 0, nullptr}};
+    python::method<pool_stats, METH_NOARGS>(
+        "pool_stats", "pool_stats() -> [dict]: every PostgreSQL pool's size, idle, in_use, "
+                      "waiting and counters, ordered by name (also puff.db_pool_stats())."),
+    python::method<postgres_config, METH_NOARGS>(
+        "postgres_config",
+        "postgres_config() -> {name: dict}: the [[postgres]] entries of the loaded configuration "
+        "(implicit=True for the default entry nobody wrote; empty outside puff)."),
+    python::kEndMethods};
 
 }  // namespace
 
@@ -67,18 +80,14 @@ void set_postgres_config(std::vector<config::PostgresConfig> entries) {
   postgres_entries() = std::move(entries);
 }
 
-PyObject* db_pool_stats_list() {
-  std::vector<pg::PoolStats> all = pg::shared_pool_stats();
-  PyRef out = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(all.size())));
-  if (!out) return nullptr;
-  for (size_t i = 0; i < all.size(); ++i) {
-    PyObject* entry = stats_entry(all[i]);
-    if (!entry) return nullptr;
-    PyList_SET_ITEM(out.get(), static_cast<Py_ssize_t>(i), entry);
-  }
-  return out.release();
+std::shared_ptr<pg::Pool> shared_pool(const pg::PoolOptions& options) {
+  static std::once_flag close_at_exit;
+  std::call_once(close_at_exit, [] { Py_AtExit(pg::close_shared_pools); });
+  return pg::shared_pool(python::native_io(), options);
 }
 
-bool add_db_functions(PyObject* module) { return PyModule_AddFunctions(module, methods) == 0; }
+void add_pool_functions(PyObject* module) {
+  require(PyModule_AddFunctions(module, methods) == 0);
+}
 
-}  // namespace puff::python
+}  // namespace puff::psycopg
