@@ -90,9 +90,14 @@ def chunked_post(chunks, why, expected_body=None, name="", then=NEXT):
     return Case(name, data, expected, why)
 
 
-def build_cases():
-    hello = [("POST", "/a", b"hello"), ("GET", "/b", b"")]
-    cases = [
+HELLO_THEN_B = [("POST", "/a", b"hello"), ("GET", "/b", b"")]
+WHY_TE_CL = "RFC 9112 §6.1: Transfer-Encoding with Content-Length is refused (or CL ignored)"
+WHY_FINAL = "RFC 9112 §6.3: chunked must be the final coding, else 400"
+
+
+def control_cases():
+    hello = HELLO_THEN_B
+    return [
         # Controls: what must keep working.
         Case("control: Content-Length body, then a pipelined request",
              post([b"Host: x", b"Content-Length: 5"], b"hello") + NEXT, hello),
@@ -125,10 +130,12 @@ def build_cases():
              post([b"Host: x", b"Content-Length: 5", b"Expect: 100-continue"], b"hello") + NEXT,
              hello),
     ]
-    # Transfer-Encoding beside Content-Length, and Transfer-Encoding that does not end in chunked.
-    why_te_cl = "RFC 9112 §6.1: Transfer-Encoding with Content-Length is refused (or CL ignored)"
-    why_final = "RFC 9112 §6.3: chunked must be the final coding, else 400"
-    cases += te_cl("TE chunked beside CL", [b"Transfer-Encoding: chunked"], why_te_cl)
+
+
+def transfer_encoding_cases():
+    """Transfer-Encoding beside Content-Length, and Transfer-Encoding not ending in chunked."""
+    why_te_cl, why_final = WHY_TE_CL, WHY_FINAL
+    cases = te_cl("TE chunked beside CL", [b"Transfer-Encoding: chunked"], why_te_cl)
     cases += te_cl("TE 'chunked, identity' beside CL", [b"Transfer-Encoding: chunked, identity"],
                    why_final)
     cases += te_cl("TE identity beside CL", [b"Transfer-Encoding: identity"], why_final)
@@ -159,9 +166,14 @@ def build_cases():
              post([b"Transfer-Encoding: chunked", b"Content-Length: 3"], b"0\r\n\r\n",
                   version=b"HTTP/1.0") + HIDDEN, [], why_te_cl),
     ]
+    return cases
+
+
+def content_length_cases():
     # Content-Length. Where a lax reader takes it as 5, GET /b follows the body (lenient);
     # where two readings differ, the hidden request sits between them.
     why_cl = "RFC 9110 §8.6: one Content-Length of digits, else 400"
+    cases = []
     long = len(b"hello" + HIDDEN)
     for label, lines in [("twice, different", [b"Content-Length: 5", b"Content-Length: %d" % long]),
                          ("twice, different (long first)",
@@ -180,9 +192,12 @@ def build_cases():
                          ("with a space inside", [b"Content-Length: 5 0"])]:
         cases.append(Case(f"CL {label}", post([b"Host: x", *lines], b"hello" + NEXT), [],
                           why_cl))
-    # Chunked bodies.
+    return cases
+
+
+def chunked_cases():
     why_chunk = "RFC 9112 §7.1: chunk-size is 1*HEXDIG, lines end in CRLF"
-    cases += [
+    return [
         chunked_post(b"0x5\r\nhello\r\n0\r\n\r\n", why_chunk, name="chunk size with 0x"),
         chunked_post(b"fffffffffffffffff5\r\nhello\r\n0\r\n\r\n", why_chunk,
                      name="chunk size overflowing 64 bits"),
@@ -202,10 +217,13 @@ def build_cases():
                      "obs-fold in trailers", expected_body=b"hello",
                      name="folded trailer (dropped with the trailers)"),
     ]
-    # Host and the head itself.
+
+
+def head_cases():
+    """Host and the head itself."""
     why_host = "RFC 9112 §3.2: HTTP/1.1 has exactly one valid Host, else 400"
     why_head = "RFC 9112 §2-§5: malformed heads are refused"
-    cases += [
+    return [
         Case("no Host in HTTP/1.1", b"GET /a?c=@@@ HTTP/1.1\r\n\r\n" + NEXT, [], why_host),
         Case("two Host fields", b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + NEXT, [],
              why_host),
@@ -232,10 +250,10 @@ def build_cases():
              b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200))
              + b"\r\n" + NEXT, [], "a field-count limit: 431"),
     ]
-    return cases
 
 
-CASES = build_cases()
+CASES = (control_cases() + transfer_encoding_cases() + content_length_cases() + chunked_cases()
+         + head_cases())
 
 
 @dataclass
