@@ -1,7 +1,7 @@
 // The hub: one OS thread runs all Python; every unit of work is a greenlet (a Task). When a
 // greenlet waits on native IO it parks (switches to the hub greenlet); IO threads wake it by
 // id through a thread-safe queue; when nothing is runnable the hub sleeps in poll(2) with the
-// GIL released. See docs/architecture.md, "The hub".
+// GIL released. See runtime/python/README.md.
 #pragma once
 
 #include <atomic>

@@ -36,7 +36,7 @@ namespace puff::redis {
 
 struct PoolOptions {
   std::string name = "default";
-  std::string url;  // redis://, unix:// (rediss:// fails to connect: no TLS yet)
+  std::string url;  // redis://, rediss:// (TLS) or unix:// (see url.h)
   int size = 4;     // shared connections
   double connect_timeout_s = 5.0;
   double command_timeout_s = 5.0;  // 0 = none

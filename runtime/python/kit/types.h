@@ -103,7 +103,7 @@ PyRef make_native(const Pinned<PyTypeObject>& type, std::unique_ptr<State> state
 
 // Deletes the state (GIL held: its PyRefs are released), frees the object and drops the
 // reference instances of a heap type hold on it. The tp_dealloc of NativeObject types (not
-// for types with Py_TPFLAGS_HAVE_GC, whose dealloc untracks first: use destroy_native there).
+// for types with Py_TPFLAGS_HAVE_GC, whose dealloc untracks and clears first: see task.cpp).
 template <class State>
 void native_dealloc(PyObject* self) {
   PyTypeObject* type = Py_TYPE(self);
