@@ -315,18 +315,6 @@ PyObject* poll(PyObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
-// close_pool(): a pooled session's pool is closed and forgotten (its idle server connections
-// close at once), for callers about to drop the database (Django's test database).
-PyObject* close_pool(PyObject* self, PyObject*) {
-  State& s = state_of(self);
-  if (!s.pool) Py_RETURN_NONE;
-  OperationLock lock(s);
-  if (!lock.held()) return nullptr;
-  give_back(s);
-  pg::close_shared_pool(s.pool);
-  Py_RETURN_NONE;
-}
-
 // fileno() -> libpq's socket of a dedicated session (-1 when closed); pooled sessions have
 // none of their own.
 PyObject* fileno(PyObject* self, PyObject*) {
@@ -395,8 +383,6 @@ PyMethodDef methods[] = {
         "notifies", "notifies() -> [(pid, channel, payload)] received since the last call"),
     python::method<poll, METH_NOARGS>("poll",
                                       "poll(): read what the server sent unasked (NOTIFY, notices)"),
-    python::method<close_pool, METH_NOARGS>(
-        "close_pool", "close_pool(): close and forget the shared pool of a pooled session"),
     python::method<fileno, METH_NOARGS>(
         "fileno", "fileno() -> libpq's socket of a dedicated session, or -1"),
     python::method<info, METH_NOARGS>("info", "info() -> dict describing the session"),

@@ -64,6 +64,13 @@ PyObject* postgres_config(PyObject*, PyObject*) {
   return out.release();
 }
 
+// close_pools(conninfo) -> how many shared pools to that database were closed, their idle
+// server connections at once: before the database is dropped (Django's test database).
+PyObject* close_pools(PyObject*, PyObject* conninfo) {
+  const char* text = require(PyUnicode_AsUTF8(conninfo));
+  return PyLong_FromSize_t(pg::close_shared_pools_to_database(text));
+}
+
 PyMethodDef methods[] = {
     python::method<pool_stats, METH_NOARGS>(
         "pool_stats", "pool_stats() -> [dict]: every PostgreSQL pool's size, idle, in_use, "
@@ -72,6 +79,10 @@ PyMethodDef methods[] = {
         "postgres_config",
         "postgres_config() -> {name: dict}: the [[postgres]] entries of the loaded configuration "
         "(implicit=True for the default entry nobody wrote; empty outside puff)."),
+    python::method<close_pools, METH_O>(
+        "close_pools",
+        "close_pools(conninfo) -> int: close every pool to the database conninfo names (same "
+        "host, hostaddr, port and dbname, whatever its other settings)"),
     python::kEndMethods};
 
 }  // namespace

@@ -5,7 +5,8 @@ psycopg2 interpolates in two passes and its error behaviour follows from that:
    `vars` and quotes it: this pass raises the "argument formats can't be mixed" and
    "incomplete placeholder" errors, and lets `vars[i]` / `vars[key]` raise their own errors;
 2. a `bytes % args` with the quoted values: this pass raises "unsupported format character",
-   "not all arguments converted" and friends.
+   "not all arguments converted" and friends; psycopg2 re-raises one of them, "not enough
+   arguments for format string" (placeholders after a NUL), as a ProgrammingError.
 A query is analysed once into a `_Plan` holding both passes as step lists, cached by query.
 """
 
@@ -291,7 +292,7 @@ def _format(steps, values):
             out.append(step)
         elif step is _NEXT_ARG:
             if taken >= count:
-                raise TypeError("not enough arguments for format string")
+                raise ProgrammingError("not enough arguments for format string")
             taken += 1
             value = args if count < 0 else args[taken - 1]
             if value is _UNFILLED:

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <algorithm>
-#include <iterator>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,15 +45,25 @@ class SharedPools {
     return out;
   }
 
-  // Closes `pool` and forgets it: the next get() with its settings creates a new one.
-  void close(const std::shared_ptr<Pool>& pool) {
+  // Closes and forgets every pool for which `matches(pool)` is true: the next get() with its
+  // settings creates a new one. Returns how many.
+  // `matches` runs under the registry's lock: it must only look at the pool.
+  template <class Predicate>
+  std::size_t close_if(Predicate matches) {
+    std::vector<std::shared_ptr<Pool>> closing;
     {
       std::lock_guard lock(mutex_);
       for (auto it = pools_.begin(); it != pools_.end();) {
-        it = it->second == pool ? pools_.erase(it) : std::next(it);
+        if (!matches(*it->second)) {
+          ++it;
+          continue;
+        }
+        closing.push_back(it->second);
+        it = pools_.erase(it);
       }
     }
-    pool->close();
+    for (auto& pool : closing) pool->close();
+    return closing.size();
   }
 
   void close_all() {

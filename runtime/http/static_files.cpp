@@ -31,6 +31,14 @@ std::time_t parse_http_date(const std::string& text) {
   return timegm(&utc);
 }
 
+// If-Modified-Since holds: the file is not newer than the date. A date that does not parse or
+// lies after the server's current time is invalid and the condition is ignored (RFC 9110
+// §13.1.3): a client's clock ahead of ours must not keep it from seeing a newer file.
+bool unmodified_since(std::time_t modified, const std::string& if_modified_since) {
+  std::time_t since = parse_http_date(if_modified_since);
+  return since >= 0 && since <= std::time(nullptr) && modified <= since;
+}
+
 StaticResponse plain(int status, const std::string& reason) {
   StaticResponse response;
   response.body = reason + "\n";
@@ -166,8 +174,7 @@ StaticResponse answer_static(const StaticMount& mount, const RequestHead& reques
   if (!if_none_match.empty()) {
     not_modified = if_none_match == "*" || if_none_match.find(etag) != std::string::npos;
   } else if (!if_modified_since.empty()) {
-    std::time_t since = parse_http_date(if_modified_since);
-    not_modified = since >= 0 && info.st_mtim.tv_sec <= since;
+    not_modified = unmodified_since(info.st_mtim.tv_sec, if_modified_since);
   }
   if (not_modified) {
     response.head = {304, "Not Modified", validators};

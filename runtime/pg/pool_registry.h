@@ -6,7 +6,9 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pg/pool.h"
@@ -20,9 +22,12 @@ std::shared_ptr<Pool> shared_pool(boost::asio::io_context& io, const PoolOptions
 // Statistics of every shared pool, ordered by name.
 std::vector<PoolStats> shared_pool_stats();
 
-// Closes `pool` and forgets it (its idle server connections close now): e.g. before its
-// database is dropped. The next shared_pool() with its options makes a new one.
-void close_shared_pool(const std::shared_ptr<Pool>& pool);
+// Closes and forgets every shared pool whose server connections go to the database `conninfo`
+// names: the same host, hostaddr, port and dbname as written (user, options and every pool
+// setting may differ), e.g. before that database is dropped, whichever variant of its settings
+// opened a pool. Their idle server connections close now; the next shared_pool() with the same
+// options makes a new pool. Returns how many; none when `conninfo` does not parse.
+std::size_t close_shared_pools_to_database(const std::string& conninfo);
 
 // Closes and forgets every shared pool (at interpreter exit, while the IO threads still run).
 // Users that still hold one keep a closed pool: its acquires fail with Error::closed.

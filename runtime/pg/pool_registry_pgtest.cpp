@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "core/io_threads.h"
 #include "pg/pgtest_support.h"
@@ -50,20 +52,40 @@ TEST(PgPoolRegistry, SameOptionsShareOnePoolAndAnyDifferenceMakesAnother) {
   close_shared_pools();
 }
 
-TEST(PgPoolRegistry, ClosingOnePoolClosesItsIdleConnectionsAndForgetsOnlyIt) {
+// "host=H port=P dbname=D user=U" for the test URL "postgresql://U@H:P/D".
+std::string key_value_form(const std::string& url) {
+  auto at = url.find('@'), colon = url.rfind(':'), slash = url.rfind('/');
+  return "host=" + url.substr(at + 1, colon - at - 1) + " port=" +
+         url.substr(colon + 1, slash - colon - 1) + " dbname=" + url.substr(slash + 1) +
+         " user=" + url.substr(url.find("://") + 3, at - url.find("://") - 3);
+}
+
+TEST(PgPoolRegistry, ClosingTheDatabasesPoolsClosesEverySettingsVariantAndNothingElse) {
   PUFF_REQUIRE_POSTGRES();
   core::IoThreads io(1);
-  auto dropped = shared_pool(io.context(), options("registry_drop"));
-  auto kept = shared_pool(io.context(), options("registry_keep"));
-  acquire_sync(*dropped).lease.release();  // one idle server connection
-  ASSERT_EQ(dropped->stats().idle, 1);
-  close_shared_pool(dropped);
-  EXPECT_EQ(dropped->stats().size, 0) << "its idle connection closed at once";
+  std::vector<std::shared_ptr<Pool>> variants;
+  for (const std::string& conninfo :
+       {test_url(), with_param(test_url(), "options=-c%20TimeZone%3DAsia/Tokyo"),
+        key_value_form(test_url()) + " application_name=variant"}) {
+    auto o = options("registry_variant");
+    o.conninfo = conninfo;
+    variants.push_back(shared_pool(io.context(), o));
+    auto lease = acquire_sync(*variants.back());
+    ASSERT_FALSE(lease.error) << conninfo << ": " << lease.error->message;
+  }  // each keeps an idle server connection to the database
+  auto other_database = options("registry_other");
+  other_database.conninfo = with_param(test_url(), "dbname=template1");
+  auto other = shared_pool(io.context(), other_database);
+  acquire_sync(*other).lease.release();
+
+  EXPECT_EQ(close_shared_pools_to_database(test_url()), 3u);
+  for (auto& pool : variants) EXPECT_EQ(pool->stats().size, 0) << "idle connections closed";
   auto all = shared_pool_stats();
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].name, "registry_keep");
-  EXPECT_NE(shared_pool(io.context(), options("registry_drop")), dropped);  // a new one
-  EXPECT_EQ(shared_pool(io.context(), options("registry_keep")), kept);
+  EXPECT_EQ(all[0].name, "registry_other");
+  EXPECT_EQ(other->stats().idle, 1);
+  EXPECT_NE(shared_pool(io.context(), options("registry_variant")), variants[0]);  // a new one
+  EXPECT_EQ(close_shared_pools_to_database("not a conninfo ="), 0u);
   close_shared_pools();
 }
 

@@ -52,8 +52,9 @@ class Project:
         return target
 
     def env(self, extra=None):
+        # Nothing of the developer's shell that picks a project or configuration.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PUFF_") or k in ("PUFF_BIN",)}
+               if not k.startswith(("PUFF_", "DJANGO_")) or k == "PUFF_BIN"}
         env.pop("VIRTUAL_ENV", None)
         env["PYTHONUNBUFFERED"] = "1"
         if extra:

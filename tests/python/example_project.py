@@ -1,11 +1,13 @@
 """A copy of examples/hello with a database of its own on the throwaway PostgreSQL
 ($TEST_POSTGRES_URL), run under puff and under plain python the same way. Shared by the tests
-of `puff django` and `puff pytest`."""
+of `puff django` and `puff pytest`, with the helpers that copy any test project."""
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -15,6 +17,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"
 TIMEOUT = 60
+
+# What running a project leaves in its directory (scripts/run does, in examples/hello): the
+# embedded services' data and live unix sockets, collected static files, bytecode, caches.
+RUNTIME_STATE = (".puff", "staticfiles", "__pycache__", "*.pyc", ".pytest_cache")
+
+
+def copy_project(source, target, skip=()):
+    """Copies a project's source files to `target` and nothing a running project left there
+    (RUNTIME_STATE, and no socket, FIFO or device, which cannot be copied), so that a test
+    never depends on what a developer is running. `skip`: more glob patterns to leave out."""
+    by_name = shutil.ignore_patterns(*RUNTIME_STATE, *skip)
+
+    def ignore(directory, names):
+        left_out = set(by_name(directory, names))
+        for name in names:
+            mode = os.lstat(os.path.join(directory, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                left_out.add(name)
+        return left_out
+
+    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
 
 
 def server_url():
@@ -72,25 +95,38 @@ class Example:
         return self.run("puff", *args, **kwargs), self.run("python", *args, **kwargs)
 
     def query(self, sql, database_url=None):
-        conn = psycopg2.connect(database_url or self.database_url)
-        try:
-            cur = conn.cursor()
-            cur.execute(sql)
-            return cur.fetchall()
-        finally:
-            conn.close()
+        return query(database_url or self.database_url, sql)
+
+
+def query(url, sql, params=None):
+    conn = psycopg2.connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def project_with_database(tmp_path, source, prefix):
+    """A copy of the project `source` in tmp_path and a fresh database <prefix><random>: gives
+    (path, database URL); drops the database, and the test databases named after it
+    (test_<name>[_gwN]), afterwards."""
+    url = server_url()
+    name = prefix + uuid.uuid4().hex[:10]
+    admin(url, f"create database {name}")
+    path = tmp_path / source.name
+    copy_project(source, path)
+    try:
+        yield path, with_database(url, name)
+    finally:
+        for (database,) in query(url, "select datname from pg_database where datname like %s",
+                                 [f"%{name}%"]):
+            admin(url, f"drop database if exists {database} with (force)")
 
 
 def example_copy(tmp_path, puff_bin, puff_command, python_command):
-    """Yields an Example with a fresh database named puff_example_<random>; drops it (and the
-    test databases named after it, test_<name>[_gwN]) afterwards."""
-    url = server_url()
-    name = "puff_example_" + uuid.uuid4().hex[:10]
-    admin(url, f"create database {name}")
-    path = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, path, ignore=shutil.ignore_patterns("__pycache__", "staticfiles"))
-    yield Example(path, puff_bin, with_database(url, name), puff_command, python_command)
-    leftovers = Example(path, puff_bin, url, [], []).query(
-        f"select datname from pg_database where datname like '%{name}%'")
-    for (database,) in leftovers:
-        admin(url, f"drop database if exists {database} with (force)")
+    """Yields an Example with a fresh database named puff_example_<random>."""
+    with project_with_database(tmp_path, EXAMPLE, "puff_example_") as (path, url):
+        yield Example(path, puff_bin, url, puff_command, python_command)

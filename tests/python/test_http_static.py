@@ -1,6 +1,8 @@
 """`puff runserver --static URL=DIR`: files served by the server itself (sendfile), with ETag /
 Last-Modified revalidation, byte ranges, HEAD, and no way out of the directory."""
 import os
+import time
+from email.utils import formatdate
 
 import pytest
 
@@ -44,6 +46,20 @@ def test_files_are_served_with_validators(server, site):
     # Outside the mount, requests still reach the application.
     assert exchange(server, "GET", "/env").status == 200
     assert server.wait_for_log('"GET /static/css/site.css HTTP/1.1" 200 21 ')
+
+
+def test_if_modified_since_in_the_future_is_ignored(server, site):
+    # RFC 9110 §13.1.3: a date later than the server's clock is invalid, so the condition is
+    # ignored and the file is sent (a client whose clock runs ahead still sees new files).
+    day_ago = time.time() - 86400
+    os.utime(site / "digits.txt", (day_ago, day_ago))
+    tomorrow = formatdate(time.time() + 86400, usegmt=True)
+    response = exchange(server, "GET", "/static/digits.txt", [("If-Modified-Since", tomorrow)])
+    assert (response.status, response.body) == (200, b"0123456789" * 10)
+    an_hour_after = formatdate(day_ago + 3600, usegmt=True)
+    response = exchange(server, "GET", "/static/digits.txt",
+                        [("If-Modified-Since", an_hour_after)])
+    assert (response.status, response.body) == (304, b"")
 
 
 def test_large_file_and_head_and_pipelining(server, site):

@@ -1,12 +1,11 @@
 """`puff init` on copies of examples/hello: the puff.toml it writes from the project's settings
 (read back with tomllib and used by `puff django check`), the refusal to overwrite, and bad
 settings. No database is needed: init only reads the settings."""
-import shutil
 import tomllib
 
 import pytest
 
-from example_project import EXAMPLE
+from example_project import EXAMPLE, copy_project
 
 EXAMPLE_URL = "postgresql://app:s3cret@db.example:5433/hello"
 
@@ -14,8 +13,7 @@ EXAMPLE_URL = "postgresql://app:s3cret@db.example:5433/hello"
 @pytest.fixture
 def hello(project):
     """examples/hello in the project directory, without its puff.toml."""
-    shutil.copytree(EXAMPLE, project.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "staticfiles", "puff.toml"))
+    copy_project(EXAMPLE, project.path, skip=("puff.toml",))
     project.base_env = {"PUFF_EXAMPLE_DATABASE_URL": EXAMPLE_URL}
     return project
 

@@ -3,29 +3,21 @@ project in orm_tools_project/ (a library app and its pytest-django tests, librar
 runs under `puff pytest` and under plain `python -m pytest`, on a fresh database of the
 throwaway PostgreSQL ($TEST_POSTGRES_URL)."""
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from example_project import TIMEOUT, admin, server_url, with_database
+from example_project import TIMEOUT, project_with_database
 
 PROJECT = Path(__file__).resolve().parent / "orm_tools_project"
 
 
 @pytest.fixture
 def project(tmp_path):
-    url = server_url()
-    name = "puff_orm_tools_" + uuid.uuid4().hex[:10]
-    admin(url, f"create database {name}")
-    path = tmp_path / "project"
-    shutil.copytree(PROJECT, path, ignore=shutil.ignore_patterns("__pycache__"))
-    yield path, with_database(url, name)
-    for database in (name, "test_" + name):
-        admin(url, f"drop database if exists {database} with (force)")
+    with project_with_database(tmp_path, PROJECT, "puff_orm_tools_") as path_and_url:
+        yield path_and_url
 
 
 def run(argv, path, url):

@@ -62,6 +62,20 @@ def test_interpolation_and_query_bytes(conn):
         cur.execute("select %s", ["a\x00b"])
 
 
+def test_placeholders_after_a_nul_are_psycopg2s_programming_error(conn):
+    # psycopg2 (2.9.13) collects the values from the query read as a C string, up to the NUL,
+    # then formats all of it: the placeholders after the NUL have no value, and it re-raises
+    # its formatter's TypeError as ProgrammingError("not enough arguments for format string").
+    cur = conn.cursor()
+    for value in (1, decimal.Decimal(1)):  # one the C++ fast path quotes, one it leaves
+        for run in (cur.mogrify, cur.execute):
+            with pytest.raises(psycopg2.ProgrammingError) as raised:
+                run("select %s\x00, %s", [value])
+            assert str(raised.value) == "not enough arguments for format string"
+    cur.execute("select %s", [1])  # the connection goes on
+    assert cur.fetchone() == (1,)
+
+
 def test_sql_quote_writes_literals_as_execute_does_and_is_replaceable(conn):
     import psycopg2.sql as sql
     cur = conn.cursor()

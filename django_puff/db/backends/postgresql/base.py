@@ -81,19 +81,21 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
             self.close_at = None
             idle_connections.connected(self)
 
-    def get_new_connection(self, conn_params):
-        connection = super().get_new_connection(conn_params)
-        # The native session that knows this database's pool, for close_pools() below.
-        self._puff_pooled_session = connection._pq if connection._pooled else None
-        return connection
+    def close_pools(self, database=None):
+        """Closes every pool to `database` (default: this connection's) on this connection's
+        server, idle server connections included, whichever variant of the settings opened it
+        (a test that changed TIME_ZONE or OPTIONS for a while, another greenlet's connection):
+        a database about to be dropped or copied must have no session left. Not Django's
+        close_pool(), which also runs when TIME_ZONE changes, under sessions in use."""
+        from psycopg2 import _psycopg
+        from psycopg2.extensions import make_dsn
 
-    def close_pools(self):
-        """Closes the pool this connection borrowed from, idle server connections included: a
-        database about to be dropped (the test database) must have no session left."""
-        session = getattr(self, "_puff_pooled_session", None)
-        if session is not None:
-            session.close_pool()
-            self._puff_pooled_session = None
+        params = self.get_connection_params()
+        if database is not None:
+            params["dbname"] = database
+        where = {key: params[key] for key in ("host", "hostaddr", "port", "dbname", "user")
+                 if params.get(key)}
+        _psycopg.close_pools(make_dsn(**where))
 
     def get_connection_params(self):
         options = self.settings_dict["OPTIONS"]
@@ -119,11 +121,18 @@ class DatabaseWrapper(_django_base.DatabaseWrapper):
 
 
 class DatabaseCreation(_django_base.DatabaseWrapper.creation_class):
+    # Django closed the test connection, but under puff its server connections went back to
+    # their pools, idle and still in the test database: DROP DATABASE, or CREATE DATABASE with
+    # it as the template (--parallel), would fail with "being accessed by other users".
+
     def _destroy_test_db(self, test_database_name, verbosity):
-        # Django closed the test connection, but under puff its server connection went back
-        # to the pool, idle and still in the test database: DROP DATABASE would fail.
-        self.connection.close_pools()
+        self.connection.close_pools(test_database_name)
         super()._destroy_test_db(test_database_name, verbosity)
+
+    def _clone_test_db(self, suffix, verbosity, keepdb=False):
+        self.connection.close()
+        self.connection.close_pools()
+        super()._clone_test_db(suffix, verbosity, keepdb)
 
 
 DatabaseWrapper.creation_class = DatabaseCreation
