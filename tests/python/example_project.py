@@ -9,8 +9,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-import psycopg2
 import pytest
+
+import psycopg2
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"

@@ -11,11 +11,11 @@ from http_support import RunningServer, exchange
 from test_django_command import example  # noqa: F401  (the fixture: a copy + a database)
 
 
-def set_up(example):
-    assert example.puff("migrate").returncode == 0
-    assert example.puff("seed_worlds", "--count", "20").returncode == 0
+def set_up(project):
+    assert project.puff("migrate").returncode == 0
+    assert project.puff("seed_worlds", "--count", "20").returncode == 0
     # Into STATIC_ROOT, which puff.toml's [http] static serves (it must exist).
-    assert example.puff("collectstatic", "--no-input").returncode == 0
+    assert project.puff("collectstatic", "--no-input").returncode == 0
 
 
 def test_runserver_serves_the_django_example_within_the_pool(example, puff_bin):  # noqa: F811

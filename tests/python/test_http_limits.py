@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from http_support import (Reader, RunningServer, chunked, closed_by_peer, exchange,
-                          request_bytes)
+from http_support import Reader, RunningServer, chunked, closed_by_peer, exchange, request_bytes
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def test_slowloris_is_dropped_at_header_timeout_while_others_are_served(server):
             if slow.recv(100) == b"":
                 dropped = True
                 break
-        except socket.timeout:
+        except TimeoutError:
             pass
         except ConnectionResetError:
             dropped = True

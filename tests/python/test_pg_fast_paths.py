@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-psycopg2 = pytest.importorskip("psycopg2")
+pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 from psycopg2 import _psycopg  # noqa: E402
 from psycopg2._adapt import _Context  # noqa: E402
