@@ -7,6 +7,8 @@ import json
 import re
 import urllib.parse
 
+import pytest
+
 from http_support import RunningServer, exchange
 from test_django_command import example  # noqa: F401  (the fixture: a copy + a database)
 
@@ -62,6 +64,7 @@ def cookie_header(jar):
     return [("Cookie", "; ".join(f"{k}={v}" for k, v in jar.items()))]
 
 
+@pytest.mark.slow
 def test_the_example_pages_admin_and_static_files(example, puff_bin):  # noqa: F811
     set_up(example)
     env = {"DJANGO_SUPERUSER_PASSWORD": "example-pw"}

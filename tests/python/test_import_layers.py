@@ -20,6 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.source
 ROOT = Path(__file__).resolve().parents[2]
 WALKED = ("django_puff", "psycopg_shim", "runtime", "tests", "examples")
 # Source roots every other root imports from: where psycopg2 and django_puff live.

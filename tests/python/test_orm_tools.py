@@ -14,6 +14,7 @@ import pytest
 from example_project import TIMEOUT, admin, server_url, with_database
 
 PROJECT = Path(__file__).resolve().parent / "orm_tools_project"
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture

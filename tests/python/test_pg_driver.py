@@ -15,7 +15,8 @@ import psycopg2.extensions  # noqa: E402
 import psycopg2.extras  # noqa: E402
 
 URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")]
 
 
 def test_it_is_puffs_driver():
