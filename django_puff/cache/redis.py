@@ -16,8 +16,7 @@ import logging
 import re
 import time
 
-from django.core.cache.backends.base import (DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH,
-                                            BaseCache)
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH, BaseCache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import cached_property
 
@@ -174,7 +173,8 @@ class RedisCache(BaseCache):
             return {}
         made = list(key_map)
         values = self.client.mget(made)
-        return {key_map[k]: self._codec.loads(v) for k, v in zip(made, values) if v is not None}
+        return {key_map[k]: self._codec.loads(v)
+                for k, v in zip(made, values, strict=True) if v is not None}
 
     @_omit_when_down(lambda self, *a, **k: False)
     def has_key(self, key, version=None):

@@ -48,16 +48,16 @@ class GreenletLocal:
         del data[name]
 
 
-def install(handler):
-    """Give a Django ConnectionHandler per-greenlet storage (idempotent); a greenlet's clean
-    pooled connections go to the next greenlet that needs one (idle_connections.py)."""
+def install(handler, on_greenlet_done, take_idle):
+    """Give a Django ConnectionHandler per-greenlet storage (idempotent). on_greenlet_done is
+    GreenletLocal's; take_idle(alias) returns a connection to reuse or None. The engine passes
+    idle_connections.py's, which hand a greenlet's clean pooled connections on (that module
+    builds on this one, so it is passed in rather than imported)."""
     if isinstance(handler._connections, GreenletLocal):
         return
-    from django_puff.db import idle_connections
-
-    handler._connections = GreenletLocal(on_greenlet_done=idle_connections.keep_when_done)
+    handler._connections = GreenletLocal(on_greenlet_done=on_greenlet_done)
     fresh = handler.create_connection
 
     def create_connection(alias):
-        return idle_connections.take(alias) or fresh(alias)
+        return take_idle(alias) or fresh(alias)
     handler.create_connection = create_connection

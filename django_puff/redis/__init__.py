@@ -4,9 +4,16 @@ Commands of concurrent callers are pipelined on a few shared connections of a na
 in the puff hub a waiting greenlet lets others run. Bytes in, bytes out; a server error reply
 raises ResponseError with Redis's message. Inside puff also reachable as `puff.redis`."""
 from django_puff.redis.client import Client, Pipeline, client, from_url
-from django_puff.redis.exceptions import (ConnectionError, DataError, LockError,
-                                          LockNotOwnedError, RedisError, ResponseError,
-                                          TimeoutError, WatchError)
+from django_puff.redis.exceptions import (
+    ConnectionError,
+    DataError,
+    LockError,
+    LockNotOwnedError,
+    RedisError,
+    ResponseError,
+    TimeoutError,
+    WatchError,
+)
 from django_puff.redis.lock import Lock
 
 __all__ = ["client", "from_url", "Client", "Pipeline", "Lock", "pool_stats", "RedisError",

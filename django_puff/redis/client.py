@@ -177,7 +177,7 @@ class Pipeline(Commands):
         finally:
             self._release()
         out = []
-        for (args, callback), reply in zip(queued, results):
+        for (args, callback), reply in zip(queued, results, strict=True):
             if isinstance(reply, ResponseError):
                 if raise_on_error:
                     reply.add_note("command %d of the pipeline: %s" % (len(out) + 1,

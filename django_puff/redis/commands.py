@@ -17,7 +17,7 @@ def _bool(reply):
 
 
 def _pairs_to_dict(reply):
-    return dict(zip(reply[::2], reply[1::2])) if reply else {}
+    return dict(zip(reply[::2], reply[1::2], strict=False)) if reply else {}
 
 
 def _as_set(reply):
@@ -323,8 +323,9 @@ class Commands:
 
     def zrange(self, name, start, end, withscores=False):
         if withscores:
-            return self._call(lambda r: [(m, float(s)) for m, s in zip(r[::2], r[1::2])],
-                              "ZRANGE", name, start, end, "WITHSCORES")
+            return self._call(
+                lambda r: [(m, float(s)) for m, s in zip(r[::2], r[1::2], strict=False)],
+                "ZRANGE", name, start, end, "WITHSCORES")
         return self._call(None, "ZRANGE", name, start, end)
 
     def zrem(self, name, *values):

@@ -4,16 +4,34 @@ The API follows psycopg2 2.9; the IO runs on puff's native layer: inside the puf
 wait lets other greenlets run, elsewhere it blocks with the GIL released.
 """
 
-from psycopg2 import _psycopg
-from psycopg2._adapt import (  # noqa: F401
-    Binary, Date, DateFromTicks, Time, TimeFromTicks, Timestamp, TimestampFromTicks)
-from psycopg2._dsn import connect  # noqa: F401
-from psycopg2._exceptions import (  # noqa: F401
-    DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError,
-    NotSupportedError, OperationalError, ProgrammingError, Warning)
-from psycopg2._typecast import BINARY, DATETIME, NUMBER, ROWID, STRING  # noqa: F401
+from psycopg2 import (
+    _psycopg,
+    tz,  # noqa: F401
+)
 from psycopg2 import extensions as _ext  # noqa: F401  (registers the default adapters/casters)
-from psycopg2 import tz  # noqa: F401
+from psycopg2._adapt import (  # noqa: F401
+    Binary,
+    Date,
+    DateFromTicks,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromTicks,
+)
+from psycopg2._connect import connect  # noqa: F401
+from psycopg2._exceptions import (  # noqa: F401
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Warning,
+)
+from psycopg2._typecast import BINARY, DATETIME, NUMBER, ROWID, STRING  # noqa: F401
 
 apilevel = "2.0"
 threadsafety = 2

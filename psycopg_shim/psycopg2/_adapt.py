@@ -14,14 +14,35 @@ import decimal as _decimal
 import math
 import sys
 
-from psycopg2 import _psycopg
+from psycopg2 import _psycopg, _scope
 from psycopg2._adapt_datetime import (  # noqa: F401  (the constructors are public here)
-    Date, DateFromPy, DateFromTicks, IntervalFromPy, Time, TimeFromPy, TimeFromTicks, Timestamp,
-    TimestampFromPy, TimestampFromTicks, quote_date, quote_interval, quote_time, quote_timestamp)
+    Date,
+    DateFromPy,
+    DateFromTicks,
+    IntervalFromPy,
+    Time,
+    TimeFromPy,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromPy,
+    TimestampFromTicks,
+    quote_date,
+    quote_interval,
+    quote_time,
+    quote_timestamp,
+)
 from psycopg2._adapt_mogrify import interpolate
 from psycopg2._adapt_protocol import (  # noqa: F401  (ISQLQuote, adapt, adapters... are public)
-    BaseAdapter, ISQLQuote, adapt, adapters, as_double, attribute_or_none, c_type_name,
-    ensure_bytes, register_adapter)
+    BaseAdapter,
+    ISQLQuote,
+    adapt,
+    adapters,
+    as_double,
+    attribute_or_none,
+    c_type_name,
+    ensure_bytes,
+    register_adapter,
+)
 from psycopg2._exceptions import InterfaceError, OperationalError, ProgrammingError
 
 _EXTENSIONS = "psycopg2.extensions"
@@ -392,12 +413,9 @@ class NoneAdapter:
 
 def quote_ident(ident, scope):
     """`ident` (str or bytes) quoted as a SQL identifier, as text of `scope`'s connection."""
-    from psycopg2._connection import connection
-    from psycopg2._cursor import cursor
-
-    if isinstance(scope, cursor):
+    if _scope.is_cursor(scope):
         conn = scope.connection
-    elif isinstance(scope, connection):
+    elif _scope.is_connection(scope):
         conn = scope
     else:
         raise TypeError("argument 2 must be a connection or a cursor")

@@ -3,12 +3,26 @@
 import re
 import threading
 
-from psycopg2 import _exceptions, _psycopg, _session
+from psycopg2 import _exceptions, _psycopg, _scope, _session
+from psycopg2._adapt import encodings, server_string_syntax
 from psycopg2._constants import (
-    STATUS_BEGIN, STATUS_PREPARED, STATUS_READY, STATUS_SETUP, TRANSACTION_STATUS_IDLE,
-    TRANSACTION_STATUS_UNKNOWN)
+    POLL_OK,
+    STATUS_BEGIN,
+    STATUS_PREPARED,
+    STATUS_READY,
+    STATUS_SETUP,
+    TRANSACTION_STATUS_IDLE,
+    TRANSACTION_STATUS_UNKNOWN,
+)
+from psycopg2._cursor import cursor as _cursor_class
+from psycopg2._dsn import make_dsn, parse_dsn
 from psycopg2._exceptions import (
-    InterfaceError, NotSupportedError, OperationalError, ProgrammingError, from_native)
+    InterfaceError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
+from psycopg2._native_errors import from_native
 from psycopg2._objects import ConnectionInfo, Notify, Xid
 
 _MAX_NOTICES = 50           # psycopg2 keeps the last 50 notices
@@ -25,7 +39,6 @@ _SESSION_PREFIXES = frozenset((b"SET", b"RES", b"LIS", b"PRE", b"LOA", b"CRE"))
 
 
 def _obscure_password(dsn):
-    from psycopg2._dsn import make_dsn, parse_dsn
     try:
         params = parse_dsn(dsn)
     except ProgrammingError:
@@ -80,8 +93,6 @@ class connection:
             raise NotSupportedError(
                 "asynchronous connections are not supported by puff's driver; under puff every "
                 "wait already lets other greenlets run")
-        from psycopg2._dsn import parse_dsn
-
         params = parse_dsn(dsn)
         self.dsn = _obscure_password(dsn)
         self.notices = []
@@ -122,14 +133,11 @@ class connection:
         if not datestyle.startswith("ISO"):
             self._run(b"SET DATESTYLE TO 'ISO'")
         self._read_encoding()
-        from psycopg2._adapt import server_string_syntax
         # Quoting without a connection (adapt(x).getquoted()) follows the last server seen, as
         # libpq does.
         server_string_syntax(self)
 
     def _read_encoding(self):
-        from psycopg2._adapt import encodings
-
         name = (self._pq.parameter_status("client_encoding") or "UTF8").upper()
         name = name.replace("-", "").replace("_", "")
         self._encoding = name
@@ -422,8 +430,6 @@ class connection:
     def set_client_encoding(self, encoding):
         self._check_open()
         self._check_not_prepared("set_client_encoding")
-        from psycopg2._adapt import encodings
-
         name = str(encoding).upper().replace("-", "").replace("_", "")
         if name not in encodings:
             # Let the server judge names we don't know (it knows aliases we don't).
@@ -511,7 +517,6 @@ class connection:
     def poll(self):
         """Reads what the server sent unasked: NOTIFYs land in `notifies`, messages in
         `notices`. A synchronous connection has nothing else to advance: always POLL_OK."""
-        from psycopg2._constants import POLL_OK
         self._check_open()
         with self._lock:
             try:
@@ -528,13 +533,11 @@ class connection:
     # ---- cursors and life -------------------------------------------------------------
 
     def cursor(self, name=None, cursor_factory=None, withhold=False, scrollable=None):
-        from psycopg2._cursor import cursor as base
-
         if self._closed or self._pq is None:
             raise InterfaceError("connection already closed")
-        factory = cursor_factory or self.cursor_factory or base
+        factory = cursor_factory or self.cursor_factory or _cursor_class
         cur = factory(self, name)
-        if not isinstance(cur, base):
+        if not isinstance(cur, _cursor_class):
             raise TypeError("cursor factory must be subclass of psycopg2.extensions.cursor")
         # Through the setters: they refuse withhold/scrollable on an unnamed cursor.
         if withhold is not False:
@@ -633,13 +636,11 @@ class connection:
         self._tpc_finish(xid, "ROLLBACK")
 
     def tpc_recover(self):
-        from psycopg2._cursor import cursor
-
         self._check_open()
         self._check_not_prepared("tpc_recover")
         status = self._status
         # The base cursor class: the connection's factory may build rows that don't unpack.
-        cur = cursor(self)
+        cur = _cursor_class(self)
         cur.execute("SELECT gid, prepared, owner, database FROM pg_prepared_xacts")
         xids = []
         for gid, prepared, owner, database in cur.fetchall():
@@ -658,3 +659,6 @@ class connection:
 
 def _quote_literal(text):
     return ("'%s'" % text.replace("'", "''")).encode()
+
+
+_scope.register_connection_class(connection)

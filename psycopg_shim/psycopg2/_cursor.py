@@ -3,10 +3,13 @@
 import datetime
 from operator import index as _as_int
 
+from psycopg2 import _scope
 from psycopg2._adapt import mogrify as _mogrify
-from psycopg2._connection import connection as _connection_class
 from psycopg2._constants import (
-    STATUS_PREPARED, TRANSACTION_STATUS_INERROR, TRANSACTION_STATUS_UNKNOWN)
+    STATUS_PREPARED,
+    TRANSACTION_STATUS_INERROR,
+    TRANSACTION_STATUS_UNKNOWN,
+)
 from psycopg2._exceptions import InterfaceError, InternalError, ProgrammingError
 from psycopg2._objects import Column
 from psycopg2._typecast import lookup as _lookup
@@ -67,7 +70,7 @@ class cursor:
     _holds_session = False
 
     def __init__(self, conn, name=None):
-        if not isinstance(conn, _connection_class):
+        if not _scope.is_connection(conn):
             raise TypeError("argument 1 must be psycopg2.extensions.connection, not %s"
                             % type(conn).__name__)
         if isinstance(name, bytes):
@@ -441,3 +444,6 @@ class cursor:
 
     def __repr__(self):
         return "<cursor object at 0x%x; closed: %d>" % (id(self), self.closed)
+
+
+_scope.register_cursor_class(cursor)

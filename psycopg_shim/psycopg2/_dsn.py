@@ -1,4 +1,4 @@
-"""Connection strings: parse_dsn, make_dsn (psycopg2.extensions) and connect()."""
+"""Connection strings: parse_dsn, make_dsn (psycopg2.extensions); connect() is in _connect.py."""
 
 import re
 
@@ -46,18 +46,3 @@ def make_dsn(dsn=None, **kwargs):
     result = " ".join("%s=%s" % (k, _quote_value(str(v))) for k, v in params.items())
     parse_dsn(result)
     return result
-
-
-def connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
-    """Open a connection: psycopg2.connect()."""
-    from psycopg2._connection import connection
-
-    async_ = kwargs.pop("async", False) or kwargs.pop("async_", False)
-    if dsn is None and not kwargs:
-        raise TypeError("missing dsn and no parameters")
-    dsn = make_dsn(dsn, **kwargs)
-    factory = connection_factory or connection
-    conn = factory(dsn, async_=async_) if async_ else factory(dsn)
-    if cursor_factory is not None:
-        conn.cursor_factory = cursor_factory
-    return conn

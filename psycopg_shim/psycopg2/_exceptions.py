@@ -1,6 +1,7 @@
-"""The PEP 249 exception tree as psycopg2 2.9 has it, and the way native failures map onto it.
+"""The PEP 249 exception tree as psycopg2 2.9 has it, and the PEP 249 class of each SQLSTATE.
 
-`errors.py` (generated) adds one subclass per SQLSTATE on top of these classes.
+`errors.py` (generated) adds one subclass per SQLSTATE on top of these classes;
+`_native_errors.py`, above both, turns the native layer's failures into them.
 """
 
 # The classes keep psycopg2's public homes as their module, so tracebacks read
@@ -229,69 +230,3 @@ def dbapi_class_for(sqlstate):
     if by_class is not None:
         return by_class
     return _DBAPI_CLASS_BY_FIRST_CHARACTER.get(sqlstate[:1], DatabaseError)
-
-
-def exception_for(sqlstate):
-    """The exception class psycopg2 raises for `sqlstate`: its own class in `errors`, else the
-    PEP 249 class of its SQLSTATE class."""
-    # Imported here: errors.py builds on this module's classes.
-    from . import errors
-
-    try:
-        return errors.lookup(sqlstate)
-    except KeyError:
-        return dbapi_class_for(sqlstate)
-
-
-# Native failures that carry no SQLSTATE, by kind.
-_CLASS_BY_NATIVE_KIND = {
-    "connect_failed": OperationalError,
-    "query_failed": DatabaseError,
-    "connection_lost": OperationalError,
-    "timeout": OperationalError,
-    "pool_timeout": OperationalError,
-    "closed": OperationalError,
-    "cancelled": QueryCanceledError,
-    "interface": InterfaceError,
-    "copy_refused": ProgrammingError,
-}
-# Kinds that psycopg2 reports from a failed statement (its pq_raise): the exception keeps the
-# libpq text as pgerror and its str() drops the leading severity. Other failures are raised
-# from a plain message, pgerror None.
-_STATEMENT_KINDS = frozenset({"query_failed", "connection_lost"})
-_SEVERITY_PREFIXES = ("ERROR:  ", "FATAL:  ", "PANIC:  ")
-_SEVERITY_PREFIX_LENGTH = 8
-
-
-def _copy_refused_message(message):
-    # execute() met COPY FROM STDIN / TO STDOUT (the native layer ended it): psycopg2's words.
-    if "COPY FROM STDIN" in message:
-        return "can't execute COPY FROM: use the copy_from() method instead"
-    return "can't execute COPY TO: use the copy_to() method instead"
-
-
-def _without_severity(message):
-    if len(message) > _SEVERITY_PREFIX_LENGTH and message.startswith(_SEVERITY_PREFIXES):
-        return message[_SEVERITY_PREFIX_LENGTH:]
-    return message
-
-
-def from_native(native_error, cursor=None):
-    """The psycopg2 exception (an instance, not raised) for a `_psycopg.NativeError`."""
-    kind = native_error.kind
-    message = native_error.message
-    sqlstate = native_error.sqlstate
-    if kind == "copy_refused":
-        message = _copy_refused_message(message)
-    # psycopg2 raises connection failures as OperationalError even when the server sent a
-    # SQLSTATE (a missing database is not a ProgrammingError at connect time).
-    if kind == "connect_failed" or (not sqlstate and kind not in _STATEMENT_KINDS):
-        exc = _CLASS_BY_NATIVE_KIND.get(kind, DatabaseError)(message)
-    else:
-        cls = exception_for(sqlstate) if sqlstate else _CLASS_BY_NATIVE_KIND[kind]
-        exc = cls(_without_severity(message))
-        exc._pgerror = message
-        exc._pgcode = sqlstate or None
-        exc._diag_fields = dict(native_error.diag) if native_error.diag else None
-    exc._cursor = cursor
-    return exc

@@ -9,8 +9,8 @@ from collections import namedtuple
 # register_uuid/register_inet publish their casters there, as psycopg2 does.
 from psycopg2 import extensions as _ext
 from psycopg2._adapt import ISQLQuote, adapt, register_adapter
+from psycopg2._catalog import _solve_conn_curs
 from psycopg2._constants import STATUS_IN_TRANSACTION
-from psycopg2._cursor import cursor as _cursor
 from psycopg2._exceptions import DataError, InterfaceError, ProgrammingError
 from psycopg2._extras_rows import _re_clean
 from psycopg2._typecast import lookup, new_array_type, new_type, register_type
@@ -111,22 +111,14 @@ def register_inet(oid=None, conn_or_curs=None):
     `conn_or_curs`: where to register the typecasters; by default globally.
     Returns the inet typecaster (also published as `psycopg2.extensions.INET`).
     """
-    warnings.warn("the inet adapter is deprecated, it's not very useful", DeprecationWarning)
+    warnings.warn("the inet adapter is deprecated, it's not very useful", DeprecationWarning,
+                  stacklevel=1)  # psycopg2's: the warning points at this line
     oid, array_oid = _type_and_array_oids(oid, INET_OID, INET_ARRAY_OID)
     _ext.INET = new_type((oid,), "INET", _cast_inet)
     _ext.INETARRAY = new_array_type((array_oid,), "INETARRAY", _ext.INET)
     register_type(_ext.INET, conn_or_curs)
     register_type(_ext.INETARRAY, conn_or_curs)
     return _ext.INET
-
-
-def _solve_conn_curs(conn_or_curs):
-    """Return the connection of `conn_or_curs` and a new plain cursor on it."""
-    if conn_or_curs is None:
-        raise ProgrammingError("no connection or cursor provided")
-    conn = conn_or_curs.connection if hasattr(conn_or_curs, 'execute') else conn_or_curs
-    # A plain cursor whatever the connection's cursor_factory: rows are read by position.
-    return conn, conn.cursor(cursor_factory=_cursor)
 
 
 @contextlib.contextmanager
@@ -304,7 +296,8 @@ class CompositeCaster:
             raise DataError(
                 "expecting %d components for the type %s, %d found instead"
                 % (len(self.atttypes), self.name, len(tokens)))
-        values = [lookup(oid, curs)(token, curs) for oid, token in zip(self.atttypes, tokens)]
+        values = [lookup(oid, curs)(token, curs)
+                  for oid, token in zip(self.atttypes, tokens, strict=True)]
         return self.make(values)
 
     def make(self, values):

@@ -5,6 +5,8 @@ psycopg2.extensions at import, as psycopg2 does).
 import json
 
 from psycopg2._adapt import ISQLQuote, QuotedString
+from psycopg2._catalog import _solve_conn_curs
+from psycopg2._constants import STATUS_IN_TRANSACTION
 from psycopg2._exceptions import ProgrammingError
 from psycopg2._typecast import new_array_type, new_type, register_type
 
@@ -93,9 +95,6 @@ def _create_json_typecasters(oid, array_oid, loads=None, name='JSON'):
 
 def _get_json_oids(conn_or_curs, name='json'):
     """(oid, array oid) of the type `name`, read from pg_type."""
-    from psycopg2._constants import STATUS_IN_TRANSACTION
-    from psycopg2._extras_types import _solve_conn_curs
-
     conn, curs = _solve_conn_curs(conn_or_curs)
     status_before = conn.status
     # pg_type.typarray appeared in PostgreSQL 8.3.

@@ -2,6 +2,7 @@
 
 import re
 
+from psycopg2._dsn import parse_dsn
 from psycopg2._exceptions import NotSupportedError
 
 
@@ -204,7 +205,6 @@ class ConnectionInfo:
 
     @property
     def dsn_parameters(self):
-        from psycopg2._dsn import parse_dsn
         self._conn._check_open()
         params = parse_dsn(self._conn.dsn)
         params.pop("password", None)

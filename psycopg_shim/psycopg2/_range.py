@@ -7,6 +7,8 @@ tstzrange) and their arrays are registered globally, as psycopg2 does.
 import re
 
 from psycopg2._adapt import ISQLQuote, adapt, register_adapter
+from psycopg2._catalog import _solve_conn_curs
+from psycopg2._constants import STATUS_IN_TRANSACTION
 from psycopg2._exceptions import InterfaceError, ProgrammingError
 from psycopg2._typecast import new_array_type, new_type, register_type
 
@@ -100,7 +102,7 @@ class Range:
     def __lt__(self, other):
         if not isinstance(other, Range):
             return NotImplemented
-        for mine, theirs in zip(self._fields(), other._fields()):
+        for mine, theirs in zip(self._fields(), other._fields(), strict=True):
             if mine == theirs:
                 continue
             if mine is None:
@@ -267,9 +269,6 @@ class RangeCaster:
     @classmethod
     def _from_db(cls, name, pyrange, conn_or_curs):
         """A RangeCaster for the range type `name`, its oids read from the catalog."""
-        from psycopg2._constants import STATUS_IN_TRANSACTION
-        from psycopg2._extras_types import _solve_conn_curs
-
         conn, curs = _solve_conn_curs(conn_or_curs)
         if conn.server_version < 90200:
             raise ProgrammingError(

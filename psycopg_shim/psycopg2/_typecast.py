@@ -9,11 +9,16 @@ import decimal
 import functools
 import re
 
-from psycopg2 import _psycopg
+from psycopg2 import _psycopg, _scope
 from psycopg2._exceptions import Error, InterfaceError
 from psycopg2._typecast_array import cast_array
 from psycopg2._typecast_datetime import (
-    cast_date, cast_interval, cast_time, cast_timestamp, cast_timestamptz)
+    cast_date,
+    cast_interval,
+    cast_time,
+    cast_timestamp,
+    cast_timestamptz,
+)
 
 string_types = {}   # oid -> caster, the global registry (psycopg2.extensions.string_types)
 binary_types = {}   # psycopg2 keeps it for binary results, which it never asks for
@@ -75,9 +80,7 @@ def register_type(obj, scope=None):
     if scope is None:
         registry = string_types
     else:
-        from psycopg2._connection import connection
-        from psycopg2._cursor import cursor
-        if not isinstance(scope, (cursor, connection)):
+        if not (_scope.is_cursor(scope) or _scope.is_connection(scope)):
             raise TypeError("argument 2 must be a connection, cursor or None")
         registry = scope._typecasters
     for oid in obj.values:

@@ -6,8 +6,8 @@ derives from the PEP 249 class psycopg2 uses for its SQLSTATE class
 """
 
 from ._exceptions import (  # noqa: F401 - psycopg2.errors exposes the PEP 249 classes too
-    DataError,
     DatabaseError,
+    DataError,
     Error,
     IntegrityError,
     InterfaceError,
@@ -19,6 +19,7 @@ from ._exceptions import (  # noqa: F401 - psycopg2.errors exposes the PEP 249 c
     TransactionRollbackError,
     Warning,
 )
+
 # psycopg2's registry SQLSTATE -> class lives in _psycopg, where the code raising errors reads
 # it; filled at the end of this module.
 from ._psycopg import sqlstate_errors

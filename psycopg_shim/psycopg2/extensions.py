@@ -3,27 +3,82 @@
 
 from psycopg2 import _psycopg
 from psycopg2._adapt import (  # noqa: F401
-    AsIs, Binary, Boolean, DateFromPy, Float, Int, IntervalFromPy, ISQLQuote, QuotedString,
-    TimeFromPy, TimestampFromPy, adapt, adapters, encodings, quote_ident, register_adapter)
-from psycopg2._adapt import NoneAdapter, SQL_IN  # noqa: F401
+    SQL_IN,
+    AsIs,
+    Binary,
+    Boolean,
+    DateFromPy,
+    Float,
+    Int,
+    IntervalFromPy,
+    ISQLQuote,
+    NoneAdapter,
+    QuotedString,
+    TimeFromPy,
+    TimestampFromPy,
+    adapt,
+    adapters,
+    encodings,
+    quote_ident,
+    register_adapter,
+)
 from psycopg2._connection import connection  # noqa: F401
 from psycopg2._constants import *  # noqa: F401,F403
 from psycopg2._cursor import cursor  # noqa: F401
 from psycopg2._dsn import make_dsn, parse_dsn  # noqa: F401
 from psycopg2._exceptions import (  # noqa: F401
-    Diagnostics, NotSupportedError, QueryCanceledError, TransactionRollbackError)
-from psycopg2._objects import Column, ConnectionInfo, Notify, Xid  # noqa: F401
-from psycopg2._password import encrypt_password  # noqa: F401
-from psycopg2._typecast import (  # noqa: F401
-    BINARYARRAY, BOOLEAN, BOOLEANARRAY, BYTES, BYTESARRAY, DATE, DATEARRAY,
-    DATETIMEARRAY, DATETIMETZARRAY, DECIMAL, DECIMALARRAY, FLOAT, FLOATARRAY,
-    INTEGER, INTEGERARRAY, INTERVAL, INTERVALARRAY, LONGINTEGER, LONGINTEGERARRAY, PYDATE,
-    PYDATEARRAY, PYDATETIME, PYDATETIMEARRAY, PYDATETIMETZ, PYDATETIMETZARRAY, PYINTERVAL,
-    PYINTERVALARRAY, PYTIME, PYTIMEARRAY, ROWIDARRAY, STRINGARRAY, TIME, TIMEARRAY, UNICODE,
-    UNICODEARRAY, binary_types, new_array_type, new_type, register_type, string_types)
+    Diagnostics,
+    NotSupportedError,
+    QueryCanceledError,
+    TransactionRollbackError,
+)
 from psycopg2._json import register_default_json as _default_json
 from psycopg2._json import register_default_jsonb as _default_jsonb
+from psycopg2._objects import Column, ConnectionInfo, Notify, Xid  # noqa: F401
+from psycopg2._password import encrypt_password  # noqa: F401
 from psycopg2._range import Range  # noqa: F401
+from psycopg2._typecast import (  # noqa: F401
+    BINARYARRAY,
+    BOOLEAN,
+    BOOLEANARRAY,
+    BYTES,
+    BYTESARRAY,
+    DATE,
+    DATEARRAY,
+    DATETIMEARRAY,
+    DATETIMETZARRAY,
+    DECIMAL,
+    DECIMALARRAY,
+    FLOAT,
+    FLOATARRAY,
+    INTEGER,
+    INTEGERARRAY,
+    INTERVAL,
+    INTERVALARRAY,
+    LONGINTEGER,
+    LONGINTEGERARRAY,
+    PYDATE,
+    PYDATEARRAY,
+    PYDATETIME,
+    PYDATETIMEARRAY,
+    PYDATETIMETZ,
+    PYDATETIMETZARRAY,
+    PYINTERVAL,
+    PYINTERVALARRAY,
+    PYTIME,
+    PYTIMEARRAY,
+    ROWIDARRAY,
+    STRINGARRAY,
+    TIME,
+    TIMEARRAY,
+    UNICODE,
+    UNICODEARRAY,
+    binary_types,
+    new_array_type,
+    new_type,
+    register_type,
+    string_types,
+)
 
 
 def libpq_version():

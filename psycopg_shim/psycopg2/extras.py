@@ -8,26 +8,59 @@ Streaming replication and wait_select are not supported (they raise NotSupported
 
 import json  # noqa: F401 (psycopg2.extras.json is the json module used by Json)
 
-from psycopg2._extras_batch import (  # noqa: F401
-    _paginate, _split_sql, execute_batch, execute_values)
+from psycopg2._extras_batch import _paginate, _split_sql, execute_batch, execute_values  # noqa: F401
 from psycopg2._extras_logging import (
-    LoggingConnection, LoggingCursor, MinTimeLoggingConnection, MinTimeLoggingCursor)
+    LoggingConnection,
+    LoggingCursor,
+    MinTimeLoggingConnection,
+    MinTimeLoggingCursor,
+)
 from psycopg2._extras_rows import (  # noqa: F401
-    DictConnection, DictCursor, DictCursorBase, DictRow, NamedTupleConnection,
-    NamedTupleCursor, RealDictConnection, RealDictCursor, RealDictRow, _re_clean)
+    DictConnection,
+    DictCursor,
+    DictCursorBase,
+    DictRow,
+    NamedTupleConnection,
+    NamedTupleCursor,
+    RealDictConnection,
+    RealDictCursor,
+    RealDictRow,
+    _re_clean,
+)
 from psycopg2._extras_types import (  # noqa: F401
-    CompositeCaster, HstoreAdapter, Inet, UUID_adapter, _solve_conn_curs,
-    register_composite, register_hstore, register_inet, register_uuid)
+    CompositeCaster,
+    HstoreAdapter,
+    Inet,
+    UUID_adapter,
+    _solve_conn_curs,
+    register_composite,
+    register_hstore,
+    register_inet,
+    register_uuid,
+)
 from psycopg2._extras_unsupported import (  # noqa: F401
-    REPLICATION_LOGICAL, REPLICATION_PHYSICAL, LogicalReplicationConnection,
-    PhysicalReplicationConnection, ReplicationConnection, ReplicationCursor,
-    ReplicationMessage, StopReplication, wait_select)
+    REPLICATION_LOGICAL,
+    REPLICATION_PHYSICAL,
+    LogicalReplicationConnection,
+    PhysicalReplicationConnection,
+    ReplicationConnection,
+    ReplicationCursor,
+    ReplicationMessage,
+    StopReplication,
+    wait_select,
+)
 from psycopg2._ipaddress import register_ipaddress  # noqa: F401
-from psycopg2._json import (  # noqa: F401
-    Json, register_default_json, register_default_jsonb, register_json)
+from psycopg2._json import Json, register_default_json, register_default_jsonb, register_json  # noqa: F401
 from psycopg2._range import (  # noqa: F401
-    DateRange, DateTimeRange, DateTimeTZRange, NumericRange, Range, RangeAdapter,
-    RangeCaster, register_range)
+    DateRange,
+    DateTimeRange,
+    DateTimeTZRange,
+    NumericRange,
+    Range,
+    RangeAdapter,
+    RangeCaster,
+    register_range,
+)
 
 # psycopg2 defines these classes in psycopg2.extras: pickles (rows can end up in caches)
 # and reprs must name that module, not the helper that holds the code.

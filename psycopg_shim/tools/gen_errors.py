@@ -140,6 +140,7 @@ derives from the PEP 249 class psycopg2 uses for its SQLSTATE class
 from ._exceptions import (  # noqa: F401 - psycopg2.errors exposes the PEP 249 classes too
 {imports}
 )
+
 # psycopg2's registry SQLSTATE -> class lives in _psycopg, where the code raising errors reads
 # it; filled at the end of this module.
 from ._psycopg import sqlstate_errors
@@ -153,7 +154,8 @@ def lookup(code):
 
 def render_errors(sections, conditions, dbapi_class_for, dbapi_names):
     class_names = exception_class_names(conditions, dbapi_names)
-    imports = "\n".join(f"    {name}," for name in sorted(dbapi_names))
+    # In isort's order (case-insensitive), as scripts/lint-python checks.
+    imports = "\n".join(f"    {name}," for name in sorted(dbapi_names, key=str.lower))
     lines = [ERRORS_HEAD.format(imports=imports).rstrip("\n")]
     for class_code in sorted(sections):
         codes = sorted(code for code in class_names if code[:2] == class_code)

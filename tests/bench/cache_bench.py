@@ -45,10 +45,11 @@ def facts(puff_bin, peer_python, url):
         return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
     server = subprocess.run(["redis-cli", "-u", url, "INFO", "server"], capture_output=True,
                             text=True).stdout
-    version = next((l.split(":", 1)[1].strip() for l in server.splitlines()
-                    if l.startswith("redis_version:")), "?")
+    version = next((line.split(":", 1)[1].strip() for line in server.splitlines()
+                    if line.startswith("redis_version:")), "?")
     return {
-        "puff": subprocess.run([puff_bin, "--version"], capture_output=True, text=True).stdout.strip(),
+        "puff": subprocess.run([puff_bin, "--version"], capture_output=True,
+                               text=True).stdout.strip(),
         "python": platform.python_version(),
         "redis-py": ask(peer_python, "import redis; print(redis.__version__)"),
         "hiredis": ask(peer_python, "import hiredis; print(hiredis.__version__)"),

@@ -66,7 +66,7 @@ def instruction_rows(cases, peers, command, rows, samples, unit):
         for peer in peers:
             if command(peer, workload, 1):
                 row[peer] = round(instructions_per_op(
-                    lambda n, peer=peer: command(peer, workload, n)))
+                    lambda n, peer=peer, workload=workload: command(peer, workload, n)))
         rows.append(row)
         samples[row["case"]] = {p: [row[p]] for p in peers if p in row}
 

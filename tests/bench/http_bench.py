@@ -154,7 +154,8 @@ def wrk(url, connections, seconds, pipelined):
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
                               r"timeout (\d+)", out)
     if socket_errors:
-        for kind, count in zip(["connect", "read", "write", "timeout"], socket_errors.groups()):
+        for kind, count in zip(["connect", "read", "write", "timeout"], socket_errors.groups(),
+                               strict=True):
             errors[kind] = int(count)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
@@ -174,8 +175,8 @@ def facts(puff_bin, peer_python, workers):
                                    text=True).stdout.strip(),
             "python": platform.python_version(), "peers": versions, "workers": workers,
             "cpus": os.cpu_count(),
-            "cpu model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                               if l.startswith("model name")), "?")}
+            "cpu model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                               if line.startswith("model name")), "?")}
 
 
 def main():

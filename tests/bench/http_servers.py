@@ -44,7 +44,8 @@ def granian(bin_dir, puff_bin, port, workers):
 def uwsgi(bin_dir, puff_bin, port, workers):
     # --http (uWSGI's router process in front of the workers): its --http-socket mode closes
     # every connection after one response, which wrk counts as errors.
-    return [f"{bin_dir}/uwsgi", "--http", f"127.0.0.1:{port}", "--http-keepalive", "--http-auto-chunked",
+    return [f"{bin_dir}/uwsgi", "--http", f"127.0.0.1:{port}", "--http-keepalive",
+            "--http-auto-chunked",
             "--module", APP, "--master", "--processes", str(workers), "--threads",
             str(THREADS), "--disable-logging", "--die-on-term", "--lazy-apps",
             "--listen", "1024", "--need-app"], PEER_ENV

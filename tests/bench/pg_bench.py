@@ -63,14 +63,16 @@ def facts(puff_bin, peer_python, url):
     server = conn.server_version
     conn.close()
     return {
-        "puff": subprocess.run([puff_bin, "--version"], capture_output=True, text=True).stdout.strip(),
+        "puff": subprocess.run([puff_bin, "--version"], capture_output=True,
+                               text=True).stdout.strip(),
         "python": platform.python_version(),
         "psycopg2": ask(peer_python, "import psycopg2; print(psycopg2.__version__)"),
-        "psycopg": ask(peer_python, "import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)"),
+        "psycopg": ask(peer_python,
+                       "import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)"),
         "postgresql": server,
         "cpus": os.cpu_count(),
-        "cpu model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                           if l.startswith("model name")), "?"),
+        "cpu model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                           if line.startswith("model name")), "?"),
     }
 
 

@@ -18,6 +18,7 @@ POOL_SIZE = 8  # server connections behind the 100 callers of the "hubpool" case
 def connect(driver, url, pooled=False):
     if pooled:  # puff's driver on a bounded pool, as the Django engine runs under puff
         from functools import partial
+
         import psycopg2.extensions
         factory = partial(psycopg2.extensions.connection,
                           _pool={"pool_name": "bench", "max_size": POOL_SIZE})

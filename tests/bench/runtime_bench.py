@@ -27,13 +27,14 @@ def versions(puff_bin, python):
     def ask(code):
         return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
     return {
-        "puff": subprocess.run([puff_bin, "--version"], capture_output=True, text=True).stdout.strip(),
+        "puff": subprocess.run([puff_bin, "--version"], capture_output=True,
+                               text=True).stdout.strip(),
         "python": platform.python_version(),
         "gevent": ask("import gevent; print(gevent.__version__)"),
         "greenlet": ask("import greenlet; print(greenlet.__version__)"),
         "cpus": os.cpu_count(),
-        "cpu model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                           if l.startswith("model name")), "?"),
+        "cpu model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                           if line.startswith("model name")), "?"),
     }
 
 

@@ -31,7 +31,14 @@ from collections import Counter
 from pathlib import Path
 
 from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
-    MAIN_PYTHON, PASSING, Messages, bucket, differences, read_known, run_with_restarts)
+    MAIN_PYTHON,
+    PASSING,
+    Messages,
+    bucket,
+    differences,
+    read_known,
+    run_with_restarts,
+)
 
 _messages = Messages("django suite")
 say, fail, run_quiet, postgres_server = (
@@ -150,13 +157,15 @@ def align_reference_venv(python, version, shim_info):
     """No psycopg 3, the shim interpreter's optional packages, and the expected versions."""
     info = probe(python)
     if info["psycopg3"]:
-        run_quiet([*reference_pip(), "uninstall", "-y", *PSYCOPG3_DISTRIBUTIONS], "removing psycopg 3")
+        run_quiet([*reference_pip(), "uninstall", "-y", *PSYCOPG3_DISTRIBUTIONS],
+                  "removing psycopg 3")
     for dist, shim_version in shim_info["mirrored"].items():
         if info["mirrored"][dist] == shim_version:
             continue
         say(f"reference venv: {dist} {info['mirrored'][dist]} -> {shim_version} (as the shim's)")
         if shim_version:
-            run_quiet([*reference_pip(), "install", f"{dist}=={shim_version}"], f"installing {dist}")
+            run_quiet([*reference_pip(), "install", f"{dist}=={shim_version}"],
+                      f"installing {dist}")
         else:
             run_quiet([*reference_pip(), "uninstall", "-y", dist], f"removing {dist}")
     info = probe(python)
@@ -265,7 +274,7 @@ def print_table(labels, reference, shim, diffs, known):
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  " + "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
 
 
 def score(title, reference, shim_result, known, args):
@@ -283,7 +292,7 @@ def score(title, reference, shim_result, known, args):
         listed = []
         log = RESULTS / f"{shim_result['run']}.log"
         tail = log.read_text(errors="replace").splitlines()[-12:] if log.exists() else []
-        print("  no test ran; the end of its output:", *("    " + l for l in tail), sep="\n")
+        print("  no test ran; the end of its output:", *("    " + line for line in tail), sep="\n")
     for test_id in listed[:40]:
         print(f"  unexplained: {test_id}  [{diffs[test_id]['outcome']}] {diffs[test_id]['detail']}")
     if len(listed) > 40:

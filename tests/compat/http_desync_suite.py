@@ -105,7 +105,7 @@ def time_flood(port, lines):
         sent = time.monotonic()
         try:
             status = Reader(sock).response().status
-        except (EOFError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, EOFError, ConnectionResetError):
             status = "closed"
         return status, (time.monotonic() - sent) * 1000
 
@@ -164,7 +164,8 @@ def main():
             for case_name, (outcome, verdict) in verdicts[name].items():
                 if verdict != "strict":
                     print(f"  puff {verdict}: {case_name}: ran {outcome.ran}, answered "
-                          f"{outcome.answered}, statuses {outcome.statuses}, closed {outcome.closed}")
+                          f"{outcome.answered}, statuses {outcome.statuses}, "
+                          f"closed {outcome.closed}")
     return status
 
 

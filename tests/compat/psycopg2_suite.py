@@ -37,7 +37,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from suite_common import (  # noqa: E402  (this folder is on sys.path: the runner's own)
-    MAIN_PYTHON, PASSING, Messages, bucket, differences, read_known, run_with_restarts)
+    MAIN_PYTHON,
+    PASSING,
+    Messages,
+    bucket,
+    differences,
+    read_known,
+    run_with_restarts,
+)
 
 _messages = Messages("psycopg2 suite")
 say, fail, run_quiet, postgres_server = (
@@ -207,7 +214,8 @@ def child_main(argv=None):
             if name in skip:
                 continue
             try:
-                loaded = unittest.defaultTestLoader.loadTestsFromModule(importlib.import_module(name))
+                imported = importlib.import_module(name)
+                loaded = unittest.defaultTestLoader.loadTestsFromModule(imported)
             except BaseException:
                 # Recorded beside the tests; its tests count as not run.
                 _write_event(events, e="result", id=name, outcome="error",
@@ -305,7 +313,8 @@ def suite_db_env(url):
         "PSYCOPG2_TESTDB_HOST": unquote(parts.hostname or "") or query.get("host", [None])[0],
         "PSYCOPG2_TESTDB_PORT": str(parts.port) if parts.port else query.get("port", [None])[0],
         "PSYCOPG2_TESTDB_USER": unquote(parts.username or "") or query.get("user", [None])[0],
-        "PSYCOPG2_TESTDB_PASSWORD": unquote(parts.password or "") or query.get("password", [None])[0],
+        "PSYCOPG2_TESTDB_PASSWORD":
+            unquote(parts.password or "") or query.get("password", [None])[0],
     }
     return {k: v for k, v in values.items() if v}
 
@@ -402,7 +411,7 @@ def print_table(modules, reference, shim, diffs, known):
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  " + "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
 
 
 def score(title, reference, result, known, modules):
@@ -428,7 +437,8 @@ def score(title, reference, result, known, modules):
     for module, count in sorted(not_run.items()):
         why = "the run ended early" if ended_early else "error above"
         print(f"  unexplained: {count} tests of tests.{module} not run ({why})")
-    listed = [t for t in unexplained if not_run[module_of(t)] == 0 or diffs[t]["outcome"] != "not run"]
+    listed = [t for t in unexplained
+              if not_run[module_of(t)] == 0 or diffs[t]["outcome"] != "not run"]
     for test_id in listed[:SHOWN_DIFFERENCES]:
         print(f"  unexplained: {test_id}  [{diffs[test_id]['outcome']}] {diffs[test_id]['detail']}")
     if len(listed) > SHOWN_DIFFERENCES:
@@ -478,7 +488,8 @@ def parse_args():
     parser.add_argument("--restarts", type=int, default=5,
                         help="restarts after a test crashes or hangs its process")
     parser.add_argument("--reuse-reference", action="store_true",
-                        help="score against the last reference outcomes when they cover the modules")
+                        help="score against the last reference outcomes when they cover the "
+                             "modules")
     parser.add_argument("--update-known", action="store_true",
                         help="write the current differences to psycopg2_known_failures.txt")
     args = parser.parse_args()
@@ -548,11 +559,13 @@ def main():
 
         shim_results = []
         for runtime in runtimes:
-            say(f"shim-{runtime}: fresh database {TEST_DB} ({create_test_database(ref_python, url)})")
+            created = create_test_database(ref_python, url)
+            say(f"shim-{runtime}: fresh database {TEST_DB} ({created})")
             env = {**shim_env, **suite_db_env(url)}
             if runtime == "puff":
                 # `puff python psycopg2_suite:child_main` imports this file from tests/compat.
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(COMPAT), env.get("PYTHONPATH")]))
+                env["PYTHONPATH"] = os.pathsep.join(
+                    filter(None, [str(COMPAT), env.get("PYTHONPATH")]))
             shim_results.append((runtime, run_suite(f"shim-{runtime}", shim_launcher(runtime, args),
                                                     env, suite_root, args)))
 
@@ -569,7 +582,8 @@ def main():
               f"reference passes, in the runs made): prune them, e.g.")
         for test_id in stale[:10]:
             print(f"  stale: {test_id}")
-    todo = sum(1 for t, reason in known.items() if module_of(t) in args.modules and reason == "TODO")
+    todo = sum(1 for t, reason in known.items()
+               if module_of(t) in args.modules and reason == "TODO")
     if todo:
         print(f"\nwarning: {todo} entries of {KNOWN_FILE.name} still give TODO as their reason")
     print()

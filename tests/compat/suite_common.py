@@ -104,7 +104,8 @@ def read_events(path):
             if event["e"] == "start":
                 current = event["id"]
             elif event["e"] == "result":
-                outcomes[event["id"]] = {k: event.get(k, "") for k in ("outcome", "detail", "traceback")}
+                outcomes[event["id"]] = {k: event.get(k, "")
+                                         for k in ("outcome", "detail", "traceback")}
                 if event["id"] == current:
                     current = None
             elif event["e"] == "done":
@@ -114,7 +115,8 @@ def read_events(path):
 
 def mark(events, test_id, outcome, detail):
     with open(events, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"e": "result", "id": test_id, "outcome": outcome, "detail": detail}) + "\n")
+        f.write(json.dumps({"e": "result", "id": test_id, "outcome": outcome,
+                            "detail": detail}) + "\n")
 
 
 def read_known(path):

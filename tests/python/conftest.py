@@ -108,3 +108,20 @@ def no_leaked_children():
             leftovers.append((pid, cmdline))
             os.kill(pid, signal.SIGKILL)
     assert not leftovers, f"processes left running by the test: {leftovers}"
+
+
+# What a test needs, from the fixtures that provide it (pyproject.toml registers the markers):
+# `-m "not postgres and not redis"` leaves out the tests that need the servers scripts/test
+# starts. Modules whose every test needs one say so in their own pytestmark.
+_MARKER_OF_FIXTURE = {
+    "example": "postgres",            # a copy of examples/hello with its database (example_copy)
+    "test_postgres_url": "postgres",
+    "redis_url": "redis",             # a database of the shared Redis (shared_redis_url)
+    "test_redis_url": "redis",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for name in sorted({_MARKER_OF_FIXTURE.get(f) for f in item.fixturenames} - {None}):
+            item.add_marker(name)

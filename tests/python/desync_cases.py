@@ -116,8 +116,8 @@ def control_cases():
         Case("control: Content-Length with leading zeros",
              post([b"Host: x", b"Content-Length: 005"], b"hello") + NEXT, hello),
         Case("control: a GET's body is not a request",
-             b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(HIDDEN) + HIDDEN
-             + NEXT, [("GET", "/a", HIDDEN), ("GET", "/b", b"")]),
+             b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(HIDDEN)
+             + HIDDEN + NEXT, [("GET", "/a", HIDDEN), ("GET", "/b", b"")]),
         Case("control: an empty line before the request line is ignored",
              b"\r\n" + NEXT, [("GET", "/b", b"")]),
         Case("control: HTTP/1.0 needs no Host",
@@ -227,11 +227,12 @@ def head_cases():
         Case("no Host in HTTP/1.1", b"GET /a?c=@@@ HTTP/1.1\r\n\r\n" + NEXT, [], why_host),
         Case("two Host fields", b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + NEXT, [],
              why_host),
-        Case("Host with a space", b"GET /a?c=@@@ HTTP/1.1\r\nHost: a b\r\n\r\n" + NEXT, [], why_host),
+        Case("Host with a space", b"GET /a?c=@@@ HTTP/1.1\r\nHost: a b\r\n\r\n" + NEXT, [],
+             why_host),
         Case("Host with userinfo", b"GET /a?c=@@@ HTTP/1.1\r\nHost: u@x\r\n\r\n" + NEXT, [],
              why_host),
-        Case("folded header line", b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n" + NEXT,
-             [], why_head),
+        Case("folded header line",
+             b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n" + NEXT, [], why_head),
         Case("whitespace before the first header",
              b"GET /a?c=@@@ HTTP/1.1\r\n Host: x\r\n\r\n" + NEXT, [], why_head),
         Case("space in a header name", b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n" + NEXT,
@@ -247,8 +248,9 @@ def head_cases():
         Case("lower-case protocol name", b"GET /a?c=@@@ http/1.1\r\nHost: x\r\n\r\n" + NEXT, [],
              why_head),
         Case("200 header fields (more than max_header_fields)",
-             b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200))
-             + b"\r\n" + NEXT, [], "a field-count limit: 431"),
+             b"GET /a?c=@@@ HTTP/1.1\r\nHost: x\r\n"
+             + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n" + NEXT, [],
+             "a field-count limit: 431"),
     ]
 
 
@@ -289,7 +291,7 @@ def run_case(address, case, number, idle=0.6, timeout=15.0):
             except (EOFError, ConnectionResetError, BrokenPipeError):
                 outcome.closed = True
                 break
-            except socket.timeout:
+            except TimeoutError:
                 break
             except (ValueError, IndexError, AssertionError) as error:
                 outcome.error = f"unreadable response: {error}"
@@ -343,7 +345,7 @@ def run_matrix(address, log_path, cases=CASES, threads=16):
     time.sleep(0.3)  # a request still running when its connection closed logs a moment later
     runs = read_log(log_path)
     results = {}
-    for (number, case), outcome in zip(numbered, outcomes):
+    for (number, case), outcome in zip(numbered, outcomes, strict=True):
         outcome.ran = runs.get(number, [])
         results[case.name] = (outcome, classify(case, number, outcome))
     return results

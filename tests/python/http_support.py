@@ -216,7 +216,7 @@ def closed_by_peer(sock, timeout=10):
         return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 

@@ -46,6 +46,7 @@ def test_migrate_creates_the_tables_and_a_second_run_has_nothing_to_do(example):
     assert "No migrations to apply." in puff.stdout
 
 
+@pytest.mark.slow
 def test_showmigrations_and_check_match_manage_py(example):
     assert example.puff("migrate").returncode == 0
     for args in (("showmigrations",), ("showmigrations", "worlds", "--plan"), ("check",)):
@@ -55,6 +56,7 @@ def test_showmigrations_and_check_match_manage_py(example):
     assert "[X] 0001_initial" in example.puff("showmigrations", "worlds").stdout
 
 
+@pytest.mark.slow
 def test_makemigrations_check_passes_then_fails_after_a_model_change(example):
     puff, python = example.both("makemigrations", "--check", "--dry-run")
     same_shape(puff, python)
@@ -71,6 +73,7 @@ def test_makemigrations_check_passes_then_fails_after_a_model_change(example):
     assert not (example.path / "worlds" / "migrations" / "0002_world_note.py").exists()
 
 
+@pytest.mark.slow
 def test_createsuperuser_noinput_takes_the_environment(example):
     assert example.puff("migrate").returncode == 0
     env = {"DJANGO_SUPERUSER_PASSWORD": "s3cret-Pass-99"}
@@ -253,6 +256,7 @@ def drive_through_a_terminal(argv, cwd, env, answers):
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_interactive_createsuperuser_through_a_terminal(example):
     assert example.puff("migrate").returncode == 0
     answers = [("Username", "bob"), ("Email address", "bob@example.com"),

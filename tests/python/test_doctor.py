@@ -57,7 +57,7 @@ def describe(result):
 
 
 def lines_starting(result, prefix):
-    return [l for l in result.stdout.splitlines() if l.startswith(prefix)]
+    return [line for line in result.stdout.splitlines() if line.startswith(prefix)]
 
 
 def with_password(redis_url, password):
@@ -65,7 +65,8 @@ def with_password(redis_url, password):
     if parts.scheme == "unix":
         query = urllib.parse.parse_qs(parts.query)
         query["password"] = [password]
-        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, doseq=True)))
+        encoded = urllib.parse.urlencode(query, doseq=True)
+        return urllib.parse.urlunsplit(parts._replace(query=encoded))
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = f"{parts.username or ''}:{urllib.parse.quote(password)}@{host}"
     if parts.port:
@@ -78,13 +79,13 @@ def test_all_ok_with_the_test_servers(puff_bin, project_dir, test_postgres_url, 
                         PUFF_DEFAULT_REDIS_URL=test_redis_url)
     assert result.returncode == 0, describe(result)
     lines = result.stdout.splitlines()
-    assert lines and all(l.startswith("ok   ") for l in lines), describe(result)
-    assert any(l.startswith("ok   python: ") for l in lines)
-    assert any(l.startswith("ok   greenlet: ") for l in lines)
-    assert any(l.startswith("ok   django: ") for l in lines)
-    pg = next(l for l in lines if l.startswith("ok   postgres default: PostgreSQL "))
+    assert lines and all(line.startswith("ok   ") for line in lines), describe(result)
+    assert any(line.startswith("ok   python: ") for line in lines)
+    assert any(line.startswith("ok   greenlet: ") for line in lines)
+    assert any(line.startswith("ok   django: ") for line in lines)
+    pg = next(line for line in lines if line.startswith("ok   postgres default: PostgreSQL "))
     assert "(url from PUFF_DEFAULT_POSTGRES_URL)" in pg
-    redis = next(l for l in lines if l.startswith("ok   redis default: Redis "))
+    redis = next(line for line in lines if line.startswith("ok   redis default: Redis "))
     assert "(url from PUFF_DEFAULT_REDIS_URL)" in redis
 
 
@@ -135,8 +136,8 @@ def test_named_entries_from_the_file(puff_bin, project_dir, test_postgres_url, t
     assert len(fails) == 1, describe(result)
     assert fails[0].startswith("FAIL postgres replica: ")
     assert "(url from puff.toml)" in fails[0]
-    assert any(l.startswith("ok   postgres default: ") and "(url from puff.toml)" in l
-               for l in result.stdout.splitlines())
+    assert any(line.startswith("ok   postgres default: ") and "(url from puff.toml)" in line
+               for line in result.stdout.splitlines())
 
 
 def test_invalid_redis_url_scheme_reports_tls(puff_bin, project_dir, test_postgres_url):

@@ -43,7 +43,7 @@ def test_ten_thousand_keep_alive_connections_on_one_worker(puff_bin, many_fds):
         warm.close()
         rss_before = rss_kib(server.process.pid)
         errors = 0
-        for start in range(0, CONNECTIONS, 500):  # batches stay within the listen backlog
+        for _batch_start in range(0, CONNECTIONS, 500):  # batches stay within the listen backlog
             batch = [socket.create_connection(("127.0.0.1", server.port), timeout=30)
                      for _ in range(500)]
             for sock in batch:

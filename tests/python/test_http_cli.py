@@ -2,15 +2,13 @@
 unix sockets, and the graceful stop on SIGTERM/SIGINT."""
 import concurrent.futures
 import json
-import os
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
 
-from http_support import HERE, Reader, RunningServer, exchange, request_bytes
+from http_support import Reader, RunningServer, exchange, request_bytes
 
 
 def wait_for_slow_request(server):

@@ -7,15 +7,17 @@ import json
 import re
 import urllib.parse
 
+import pytest
+
 from http_support import RunningServer, exchange
 from test_django_command import example  # noqa: F401  (the fixture: a copy + a database)
 
 
-def set_up(example):
-    assert example.puff("migrate").returncode == 0
-    assert example.puff("seed_worlds", "--count", "20").returncode == 0
+def set_up(project):
+    assert project.puff("migrate").returncode == 0
+    assert project.puff("seed_worlds", "--count", "20").returncode == 0
     # Into STATIC_ROOT, which puff.toml's [http] static serves (it must exist).
-    assert example.puff("collectstatic", "--no-input").returncode == 0
+    assert project.puff("collectstatic", "--no-input").returncode == 0
 
 
 def test_runserver_serves_the_django_example_within_the_pool(example, puff_bin):  # noqa: F811
@@ -62,6 +64,7 @@ def cookie_header(jar):
     return [("Cookie", "; ".join(f"{k}={v}" for k, v in jar.items()))]
 
 
+@pytest.mark.slow
 def test_the_example_pages_admin_and_static_files(example, puff_bin):  # noqa: F811
     set_up(example)
     env = {"DJANGO_SUPERUSER_PASSWORD": "example-pw"}

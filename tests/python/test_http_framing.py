@@ -2,7 +2,6 @@
 against `puff runserver`, where puff must run exactly what a strict reader runs, and header
 floods refused before they cost the hub anything."""
 import json
-import time
 
 import pytest
 

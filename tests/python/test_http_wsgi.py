@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from http_support import (Reader, RunningServer, chunked, closed_by_peer, exchange,
-                          request_bytes)
+from http_support import Reader, RunningServer, chunked, closed_by_peer, exchange, request_bytes
 
 
 @pytest.fixture
@@ -348,7 +347,8 @@ def test_json_access_log(puff_bin):
                        "--access-log", "json") as running:
         exchange(running, "GET", "/env?json=1", [("User-Agent", "tester")])
         assert running.wait_for_log('"target":"/env?json=1"')
-        line = next(l for l in running.log().splitlines() if '"target":"/env?json=1"' in l)
+        line = next(entry for entry in running.log().splitlines()
+                    if '"target":"/env?json=1"' in entry)
         record = json.loads(line)
         assert (record["method"], record["status"], record["user_agent"]) == ("GET", 200,
                                                                               "tester")

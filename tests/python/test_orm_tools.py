@@ -12,6 +12,7 @@ import pytest
 from example_project import TIMEOUT, project_with_database
 
 PROJECT = Path(__file__).resolve().parent / "orm_tools_project"
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture

@@ -8,13 +8,15 @@ import uuid
 
 import pytest
 
-psycopg2 = pytest.importorskip("psycopg2")
+pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402
 import psycopg2.errors  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 import psycopg2.extras  # noqa: E402
 
 URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")]
 
 
 def test_it_is_puffs_driver():
@@ -39,7 +41,7 @@ def test_round_trip_of_common_types(conn):
     values = [None, True, 42, -(2 ** 40), 1.5, float("inf"), decimal.Decimal("12.340"),
               "héllo 'quoted'", b"\x00\x01\xff", datetime.date(2024, 2, 29),
               datetime.datetime(2024, 1, 2, 3, 4, 5, 6),
-              datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+              datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
               datetime.time(10, 20, 30), datetime.timedelta(days=3, seconds=5), [1, 2, None]]
     cur = conn.cursor()
     cur.execute("select " + ", ".join(["%s"] * len(values)), values)
@@ -317,6 +319,7 @@ def test_copy_from_and_copy_to_round_trip_text_and_binary_files(conn, copy_table
 
 def test_copy_expert_takes_composables_and_passes_size_to_read(conn, copy_table):
     import io
+
     from psycopg2 import sql
     cur = copy_table
     sizes = []
@@ -533,6 +536,7 @@ def test_a_copy_file_using_its_own_connection_is_refused_not_hung(conn, copy_tab
 
 def test_pooled_connection_copies_and_gives_its_server_connection_back():
     import io
+
     from psycopg2._connection import connection
     pool = {"pool_name": "copy-test", "min_size": 0, "max_size": 2, "acquire_timeout": 5.0}
     c = connection(URL, _pool=pool)

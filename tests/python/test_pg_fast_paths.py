@@ -13,14 +13,16 @@ import time
 
 import pytest
 
-psycopg2 = pytest.importorskip("psycopg2")
+pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 from psycopg2 import _psycopg  # noqa: E402
 from psycopg2._adapt import _Context  # noqa: E402
 from psycopg2._adapt_mogrify import interpolate  # noqa: E402
 
 URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")]
 
 
 @pytest.fixture

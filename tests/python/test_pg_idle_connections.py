@@ -9,7 +9,8 @@ import pytest
 from django_support import write_django_project
 
 URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")]
 
 # Helpers of every scenario: run(f) runs f in a new task and returns its result once that task
 # has ended; mark(label) tags the greenlet's Django connection (and its driver connection) and

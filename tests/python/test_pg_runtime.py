@@ -9,7 +9,8 @@ import pytest
 from django_support import write_django_project
 
 URL = os.environ.get("TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not URL, reason="TEST_POSTGRES_URL not set (scripts/test sets it)")]
 
 
 def django_project(project, pool='{"max_size": 10}', app_name="puff-pool-test"):

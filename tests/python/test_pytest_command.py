@@ -48,6 +48,7 @@ def passed(result, count):
     assert f"{count} passed" in result.stdout, result.stdout
 
 
+@pytest.mark.slow
 def test_create_db_then_reuse_db_then_two_xdist_workers(example):
     write_test(example, "test_probe.py", PROBE)
     created = example.puff("--create-db", "--reuse-db")
@@ -142,6 +143,7 @@ def test_a_missing_settings_module_is_one_line_and_exit_1(example):
         env.stderr)
 
 
+@pytest.mark.slow
 def test_settings_come_from_puff_toml_last(example):
     ini = example.path / "pytest.ini"
     ini.write_text(ini.read_text().replace("DJANGO_SETTINGS_MODULE", "# DJANGO_SETTINGS_MODULE"))

@@ -3,7 +3,6 @@ runs that): the django-redis style extras, one round trip per get_many/set_many/
 IGNORE_EXCEPTIONS, configuration errors, and the POOL option under puff with puff.toml."""
 import json
 import logging
-import os
 import time
 
 import django

@@ -8,10 +8,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from redis_support import (OwnRedis, connected_clients, info_field, make_certificate,
-                           shared_redis_url)
-
 from django_puff import redis as puff_redis
+from redis_support import (
+    OwnRedis,
+    info_field,
+    make_certificate,
+    shared_redis_url,
+)
 
 DB = 5  # this module's database on the shared test server (FLUSHDB'd per test)
 

@@ -2,7 +2,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -122,7 +121,8 @@ def test_join_all_raises_first_failure_and_names_the_others(project):
             else:
                 raise AssertionError("join_all swallowed the errors")
             mixed = puff.join_all(tasks, return_exceptions=True)
-            assert mixed[0] == 1 and isinstance(mixed[1], KeyError) and isinstance(mixed[2], KeyError)
+            assert mixed[0] == 1 and isinstance(mixed[1], KeyError) and \
+                isinstance(mixed[2], KeyError)
             try:
                 puff.join_all([1])
             except TypeError:

@@ -169,8 +169,8 @@ def test_up_twice_status_connect_down_twice(project):
 
     # The recorded URLs accept connections: doctor resolves "embedded" and probes both.
     doctor = project.run("doctor")
-    pg_line = next(l for l in doctor.stdout.splitlines() if "postgres default" in l)
-    redis_line = next(l for l in doctor.stdout.splitlines() if "redis default" in l)
+    pg_line = next(line for line in doctor.stdout.splitlines() if "postgres default" in line)
+    redis_line = next(line for line in doctor.stdout.splitlines() if "redis default" in line)
     assert pg_line.startswith("ok   postgres default: PostgreSQL "), describe(doctor)
     assert f"127.0.0.1:{state['postgres_port']} (db puff)" in pg_line
     assert redis_line.startswith("ok   redis default: Redis "), describe(doctor)
@@ -211,11 +211,12 @@ def test_status_before_up_exits_3(project):
 def test_doctor_says_embedded_is_not_running(project):
     doctor = project.run("doctor")
     assert doctor.returncode == 1, describe(doctor)
-    fails = [l for l in doctor.stdout.splitlines() if l.startswith("FAIL")]
-    assert any(l.startswith("FAIL postgres default: embedded service is not running")
-               and "puff services up" in l and "(default, not configured)" in l for l in fails)
-    assert any(l.startswith("FAIL redis default: embedded service is not running")
-               for l in fails)
+    fails = [line for line in doctor.stdout.splitlines() if line.startswith("FAIL")]
+    assert any(line.startswith("FAIL postgres default: embedded service is not running")
+               and "puff services up" in line and "(default, not configured)" in line
+               for line in fails)
+    assert any(line.startswith("FAIL redis default: embedded service is not running")
+               for line in fails)
 
 
 def test_restart_reuses_ports_and_moves_off_a_taken_one(project):

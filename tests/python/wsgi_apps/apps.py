@@ -168,7 +168,7 @@ def start_response_twice(environ, start_response):
 
 
 def raise_before(environ, start_response):
-    1 / 0
+    1 / 0  # noqa: B018 - the failure this app is for (a ZeroDivisionError)
 
 
 def raise_after_start(environ, start_response):

@@ -50,7 +50,7 @@ def _install_greenlet_local_connections():
     from django.db import connections
 
     from django_puff.db import greenlet_local
-    greenlet_local.install(connections)
+    greenlet_local.install(connections, idle_connections.keep_when_done, idle_connections.take)
 
 
 _install_greenlet_local_connections()

@@ -5,17 +5,17 @@ import json
 import sys
 from decimal import Decimal
 
-import psycopg2
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import Lower, TruncMonth
 
+import psycopg2
 from django_puff import borrow_db_context, query_and_params
 from library.models import Author, Book
 
 IN_PUFF = "puff" in sys.builtin_module_names
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def native_connection(autocommit=False):
