@@ -63,7 +63,9 @@ void read_static(const TableReader& reader, const std::string& project_dir, Http
   std::vector<StaticMount> mounts;
   for (const LineString& item : items) {
     auto fail = [&](const std::string& message) {
-      reader.fail_line(item.line, reader.name("static") + ": " + message + example);
+      std::string line = reader.name("static");
+      line.append(": ").append(message).append(example);
+      reader.fail_line(item.line, line);
     };
     std::size_t equals = item.value.find('=');
     if (equals == std::string::npos) fail(detail::quote(item.value) + " is not \"URL=DIR\"");

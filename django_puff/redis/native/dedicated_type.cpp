@@ -1,6 +1,7 @@
 // Dedicated: exclusive use of one Redis connection. A context manager: leaving the block gives
 // the connection back (closed instead when the block raised: its state is unknown).
 #include <memory>
+#include <new>
 
 #include "call.h"
 #include "convert.h"
@@ -17,7 +18,9 @@ struct DedicatedState {
 
   ~DedicatedState() {
     // A forked child: the pool's IO threads are gone here; leave the parent's connection be.
-    if (fork_generation != python::fork_generation()) new redis::Dedicated(std::move(lease));
+    if (fork_generation != python::fork_generation()) {
+      new (std::nothrow) redis::Dedicated(std::move(lease));
+    }
   }
 };
 

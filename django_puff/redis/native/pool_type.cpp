@@ -1,6 +1,7 @@
 // Pool: Python's handle on the process-shared redis::Pool for one set of options. Commands of
 // all callers are pipelined on the pool's few connections (see redis/pool.h).
 #include <memory>
+#include <new>
 
 #include "call.h"
 #include "convert.h"
@@ -19,7 +20,9 @@ struct PoolState {
 
   ~PoolState() {
     // A forked child: the parent's pool has no IO threads here; leave it untouched (leaked).
-    if (fork_generation != python::fork_generation()) new std::shared_ptr<redis::Pool>(std::move(pool));
+    if (fork_generation != python::fork_generation()) {
+      new (std::nothrow) std::shared_ptr<redis::Pool>(std::move(pool));
+    }
   }
 };
 
