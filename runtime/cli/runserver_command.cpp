@@ -13,6 +13,7 @@
 
 #include "cli/runserver_workers.h"
 #include "config/config.h"
+#include "http/access_log.h"
 #include "http/listener.h"
 #include "wsgi/serve.h"
 
@@ -185,11 +186,13 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
                             .listen_fd = listen_fd, .worker = worker,
                             .accept_balance = slot >= 0 ? balance : nullptr,
                             .balance_slot = slot});
-    return run_entry(run_context, {.label = kLabel,
-                                   .target = "_puff_wsgi:serve",
-                                   .argv = {kLabel},
-                                   .watchdog = true,
-                                   .prepare = wsgi::prepare_app});
+    int code = run_entry(run_context, {.label = kLabel,
+                                       .target = "_puff_wsgi:serve",
+                                       .argv = {kLabel},
+                                       .watchdog = true,
+                                       .prepare = wsgi::prepare_app});
+    http::flush_access_log();  // the IO threads are gone: every line is in
+    return code;
   };
   if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0, -1);
 

@@ -1,10 +1,12 @@
-// Access log lines, one per finished response, written to stderr with one write(2) each (lines
-// from several IO threads never interleave). Formats: common (Apache's Common Log Format with
-// the duration added) and json (one object per line).
+// Access log lines, one per finished response, written to stderr by a thread of their own in
+// batches of whole lines (lines from several IO threads or worker processes never interleave).
+// Formats: common (Apache's Common Log Format with the duration added) and json (one object per
+// line).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "http/types.h"
 
@@ -25,6 +27,9 @@ struct AccessRecord {
 };
 
 std::string format_access_line(AccessLogFormat format, const AccessRecord& record);
-void write_access_line(const std::string& line);
+// Any thread: the line goes out within 50 ms (or at once when 16 KiB wait).
+void write_access_line(std::string_view line);
+// Any thread: writes what waits now (before the process exits).
+void flush_access_log();
 
 }  // namespace puff::http

@@ -1,7 +1,9 @@
 """`puff runserver` conformance over real sockets: PEP 3333's environ, input and output,
 start_response/write/exc_info, file_wrapper, close(), HTTP/1.1 keep-alive, pipelining, HEAD,
 100-continue. The applications are in wsgi_apps/apps.py."""
+import concurrent.futures
 import json
+import signal
 import socket
 import time
 
@@ -353,3 +355,23 @@ def test_json_access_log(puff_bin):
         assert (record["method"], record["status"], record["user_agent"]) == ("GET", 200,
                                                                               "tester")
         assert record["remote_addr"] == "127.0.0.1" and record["bytes"] > 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_access_log_keeps_every_line_whole_and_flushes_at_stop(puff_bin, workers):
+    # Lines are written in batches by a thread of their own: none may be cut, interleaved
+    # with another worker's, or lost when the server stops right after the last response.
+    args = ["--workers", str(workers)] if workers > 1 else []
+    running = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                            "--access-log", "json", *args)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(
+            lambda i: exchange(running, "GET", f"/env?line={i}&pad={'x' * (i % 300)}").status,
+            range(400)))
+    assert statuses == [200] * 400
+    running.signal(signal.SIGTERM)
+    assert running.wait() == 0
+    records = [json.loads(line) for line in running.log().splitlines() if line.startswith("{")]
+    targets = sorted(int(r["target"].split("line=")[1].split("&")[0]) for r in records
+                     if "line=" in r["target"])
+    assert targets == list(range(400))
