@@ -1,130 +1,24 @@
-#include "services/services.h"
+#include "services/postgres_service.h"
 
 #include <libpq-fe.h>
-#include <signal.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
-#include <sstream>
-#include <thread>
 
 #include "pg/probe.h"
-#include "redis/probe.h"
+#include "services/detail/server_start.h"
 #include "services/process.h"
-#include "services/state_file.h"
 
-namespace puff::services {
+namespace puff::services::detail {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr double kProbeTimeout = 2.0;
 constexpr const char* kMissingPostgres =
     "PostgreSQL server binaries (initdb, pg_ctl) not found; install them with `apt-get install "
     "postgresql` or set PUFF_PG_BINDIR";
-constexpr const char* kMissingRedis =
-    "redis-server not found on PATH or in /usr/bin; install it with `apt-get install "
-    "redis-server`";
-
-std::string postgres_url_for(int port) {
-  return "postgresql://puff@127.0.0.1:" + std::to_string(port) + "/puff";
-}
-std::string redis_url_for(int port) { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
-
-// ---- paths ----
-
-struct Paths {
-  fs::path dir;
-  fs::path state_file() const { return dir / "services.json"; }
-  fs::path postgres_link() const { return dir / "postgres"; }
-  // The cluster's real location: <dir>/postgres, or where that symlink points.
-  fs::path postgres_root() const {
-    std::error_code ec;
-    fs::path root = fs::canonical(postgres_link(), ec);
-    return ec ? postgres_link() : root;
-  }
-  fs::path data() const { return postgres_root() / "data"; }
-  fs::path pg_run() const { return postgres_root() / "run"; }
-  fs::path pg_log() const { return postgres_root() / "postgres.log"; }
-  fs::path postmaster_pid() const { return data() / "postmaster.pid"; }
-  fs::path redis_dir() const { return dir / "redis"; }
-  fs::path redis_socket() const { return redis_dir() / "redis.sock"; }
-  fs::path redis_pid() const { return redis_dir() / "redis.pid"; }
-  fs::path redis_log() const { return redis_dir() / "redis.log"; }
-};
-
-State read_state(const Paths& paths) { return read_state_file(paths.state_file().string()); }
-
-void write_state(const Paths& paths, const State& state) {
-  StateFacts facts;
-  facts.postgres_url = state.postgres_port ? postgres_url_for(state.postgres_port) : "";
-  facts.postgres_data = paths.data().string();
-  facts.redis_url = state.redis_port ? redis_url_for(state.redis_port) : "";
-  facts.redis_dir = paths.redis_dir().string();
-  write_state_file(paths.state_file().string(), state, facts);
-}
-
-// ---- helpers ----
-
-// The line of a command's output that explains a failure.
-std::string relevant_output_line(const std::string& output) {
-  std::vector<std::string> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    line = trim(line);
-    if (!line.empty()) lines.push_back(line);
-  }
-  // redis-server: "*** FATAL CONFIG FILE ERROR ***", ">>> 'save "a b"'", "Invalid save parameters".
-  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
-    if (lines[i].rfind(">>> ", 0) == 0) return "bad setting " + lines[i].substr(4) + ": " + lines.back();
-  }
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    std::string lower = *it;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (lower.find("error") != std::string::npos || lower.find("fatal") != std::string::npos) {
-      return *it;
-    }
-  }
-  return lines.empty() ? "" : lines.back();
-}
-
-std::string failure_reason(const RunResult& r, const std::string& log, std::uintmax_t log_from) {
-  if (!r.error.empty()) return r.error;
-  std::string line;
-  if (!log.empty()) line = last_relevant_log_line(log, log_from);
-  if (line.empty()) line = relevant_output_line(r.output);
-  if (r.timed_out) return "timed out" + (line.empty() ? "" : ": " + line);
-  if (line.empty()) return "exit status " + std::to_string(r.exit_code);
-  return line;
-}
-
-// Whether "<dir>/<name>" fits in sockaddr_un.sun_path.
-bool socket_path_fits(const fs::path& dir, const std::string& name) {
-  return (dir / name).string().size() < sizeof(sockaddr_un{}.sun_path);
-}
-
-void chown_to(const fs::path& path, const std::optional<Account>& account) {
-  if (!account) return;
-  if (::chown(path.c_str(), account->uid, account->gid) != 0) {
-    throw ServiceError("cannot give " + path.string() + " to user " + account->name + ": " +
-                       std::strerror(errno));
-  }
-}
-
-void make_dirs(const fs::path& path) {
-  std::error_code ec;
-  fs::create_directories(path, ec);
-  if (ec) throw ServiceError("cannot create " + path.string() + ": " + ec.message());
-}
 
 std::string hex_hash(const std::string& s) {
   std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
@@ -136,8 +30,6 @@ std::string hex_hash(const std::string& s) {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return std::string(buf, 12);
 }
-
-// ---- PostgreSQL ----
 
 bool has_server_binaries(const fs::path& dir) {
   return is_executable((dir / "initdb").string()) && is_executable((dir / "pg_ctl").string()) &&
@@ -320,18 +212,6 @@ void ensure_database(int port) {
   }
 }
 
-// A port for a server: the recorded one when still free, else a new one (said aloud).
-int choose_port(const std::string& service, int recorded, std::ostream& out) {
-  if (recorded > 0 && tcp_port_free(recorded)) return recorded;
-  int port = pick_free_tcp_port();
-  if (port == 0) throw ServiceError("cannot find a free TCP port on 127.0.0.1 for " + service);
-  if (recorded > 0) {
-    out << service << ": port " << recorded << " is taken by another program; using " << port
-        << " instead\n";
-  }
-  return port;
-}
-
 // Unix socket lock files (.s.PGSQL.<port>.lock, first line the pid) left in our private socket
 // directory by a crashed postmaster; same zombie caveat as postmaster.pid.
 void remove_stale_socket_locks(const Paths& paths) {
@@ -346,6 +226,8 @@ void remove_stale_socket_locks(const Paths& paths) {
     fs::remove(socket, ec);
   }
 }
+
+}  // namespace
 
 void postgres_up(const Paths& paths, State& state, std::ostream& out) {
   fs::path bindir = find_postgres_bindir();
@@ -441,197 +323,4 @@ ServiceStatus postgres_status_of(const Paths& paths) {
   return st;
 }
 
-// ---- redis ----
-
-std::string find_redis_server() {
-  std::string dir = find_on_path("redis-server");
-  if (!dir.empty()) return dir + "/redis-server";
-  if (is_executable("/usr/bin/redis-server")) return "/usr/bin/redis-server";
-  throw ServiceError(kMissingRedis);
-}
-
-// The pid in redis.pid when it is a live redis-server (not a recycled pid).
-pid_t live_redis_pid(const Paths& paths) {
-  pid_t pid = read_pid_file(paths.redis_pid().string());
-  if (!process_alive(pid)) return 0;
-  std::string cmdline = process_cmdline(pid);
-  if (!cmdline.empty() && cmdline.find("redis") == std::string::npos) return 0;
-  return pid;
-}
-
-// The port of a running redis-server whose state file was lost: its title is
-// "redis-server 127.0.0.1:PORT".
-int port_from_title(pid_t pid) {
-  std::string cmdline = process_cmdline(pid);
-  auto colon = cmdline.rfind(':');
-  if (colon == std::string::npos) return 0;
-  return std::atoi(cmdline.c_str() + colon + 1);
-}
-
-void redis_up(const Paths& paths, State& state, std::ostream& out) {
-  std::string server = find_redis_server();
-  make_dirs(paths.redis_dir());
-
-  if (pid_t pid = live_redis_pid(paths)) {
-    int port = state.redis_port ? state.redis_port : port_from_title(pid);
-    if (port > 0 && redis::probe(redis_url_for(port), kProbeTimeout).ok) {
-      state.redis_port = port;
-      out << "redis: already running at " << redis_url_for(port) << " (pid " << pid << ")\n";
-      return;
-    }
-    throw ServiceError("a redis-server (pid " + std::to_string(pid) + ") from " +
-                       paths.redis_pid().string() + " is alive but does not answer; stop it (`kill " +
-                       std::to_string(pid) + "`) and retry");
-  }
-
-  int port = choose_port("redis", state.redis_port, out);
-  const std::string log = paths.redis_log().string();
-  const auto log_from = file_size_or_zero(log);
-  std::error_code ec;
-  fs::remove(paths.redis_pid(), ec);
-  std::vector<std::string> argv = {server,        "--daemonize",  "yes",
-                                   "--bind",      "127.0.0.1",    "--port",
-                                   std::to_string(port),          "--dir",
-                                   paths.redis_dir().string(),    "--pidfile",
-                                   paths.redis_pid().string(),    "--logfile",
-                                   log,           "--save",       "60 1",
-                                   "--appendonly", "no"};
-  if (socket_path_fits(paths.redis_dir(), "redis.sock")) {
-    argv.insert(argv.end(), {"--unixsocket", paths.redis_socket().string(), "--unixsocketperm",
-                             "700"});
-  } else {
-    out << "redis: " << paths.redis_socket().string()
-        << " is too long for a unix socket path; TCP only\n";
-  }
-  RunResult r = run_command(argv, {.timeout_s = 30, .cwd = paths.redis_dir().string()});
-  if (!r.ok()) {
-    throw ServiceError("redis-server failed to start: " + failure_reason(r, log, log_from) +
-                       " (log: " + log + ")");
-  }
-
-  // Daemonized: the pid file appears once it listens; a failed bind exits before that.
-  const std::string url = redis_url_for(port);
-  auto give_up = [&](const std::string& why) {
-    std::string line = last_relevant_log_line(log, log_from);
-    throw ServiceError("redis-server failed to start: " + (line.empty() ? why : line) +
-                       " (log: " + log + ")");
-  };
-  for (int attempt = 0;; ++attempt) {
-    pid_t pid = read_pid_file(paths.redis_pid().string());
-    if (pid && !process_alive(pid)) give_up("it exited");
-    if (pid && redis::probe(url, 1).ok) {
-      state.redis_port = port;
-      write_state(paths, state);
-      out << "redis: started at " << url << " (pid " << pid << ")\n";
-      return;
-    }
-    if ((!pid && attempt >= 40) || attempt >= 200) give_up("it did not answer within 10s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-void redis_down(const Paths& paths, std::ostream& out) {
-  pid_t pid = live_redis_pid(paths);
-  if (!pid) {
-    out << "redis: not running\n";
-    return;
-  }
-  // SIGTERM: redis saves (save "60 1") and exits, removing its pid file.
-  kill(pid, SIGTERM);
-  if (!wait_for_exit(pid, 30)) {
-    kill(pid, SIGKILL);
-    wait_for_exit(pid, 5);
-    out << "redis: did not stop within 30s; killed (pid " << pid << ")\n";
-    return;
-  }
-  out << "redis: stopped (pid " << pid << ")\n";
-}
-
-ServiceStatus redis_status_of(const Paths& paths) {
-  ServiceStatus st;
-  st.name = "redis";
-  State state = read_state(paths);
-  if (state.redis_port) st.url = redis_url_for(state.redis_port);
-  pid_t pid = live_redis_pid(paths);
-  if (!pid) {
-    std::error_code ec;
-    st.detail = fs::exists(paths.redis_dir(), ec)
-                    ? "stopped (data in " + paths.redis_dir().string() + ")"
-                    : "not created yet (no " + paths.redis_dir().string() + ")";
-    return st;
-  }
-  if (!state.redis_port) {
-    if (int port = port_from_title(pid)) st.url = redis_url_for(port);
-  }
-  redis::ProbeResult probe = redis::probe(st.url, kProbeTimeout);
-  if (st.url.empty() || !probe.ok) {
-    st.detail = "pid " + std::to_string(pid) + " is alive but does not answer: " + probe.message;
-    return st;
-  }
-  st.running = true;
-  st.detail = "pid " + std::to_string(pid) + ", data in " + paths.redis_dir().string();
-  return st;
-}
-
-}  // namespace
-
-Services::Services(std::string dir) : dir_(std::move(dir)) {}
-
-void Services::up(std::ostream& out) {
-  Paths paths{fs::absolute(dir_)};
-  make_dirs(paths.dir);
-  State state = read_state(paths);
-  try {
-    postgres_up(paths, state, out);
-    redis_up(paths, state, out);
-  } catch (...) {
-    try {
-      write_state(paths, state);  // keep what did start findable by `down`/`status`
-    } catch (const ServiceError&) {
-    }
-    throw;
-  }
-  write_state(paths, state);
-}
-
-void Services::down(std::ostream& out) {
-  Paths paths{fs::absolute(dir_)};
-  std::error_code ec;
-  if (!fs::exists(paths.dir, ec)) {
-    out << "postgres: not created\nredis: not created\n";
-    return;
-  }
-  // Stop both even when the first fails; report the first failure.
-  std::string first_error;
-  try {
-    postgres_down(paths, out);
-  } catch (const ServiceError& e) {
-    first_error = e.what();
-  }
-  try {
-    redis_down(paths, out);
-  } catch (const ServiceError& e) {
-    if (first_error.empty()) first_error = e.what();
-  }
-  if (!first_error.empty()) throw ServiceError(first_error);
-}
-
-ServiceStatus Services::postgres_status() const {
-  return postgres_status_of(Paths{fs::absolute(dir_)});
-}
-
-ServiceStatus Services::redis_status() const { return redis_status_of(Paths{fs::absolute(dir_)}); }
-
-std::optional<std::string> Services::postgres_url() const {
-  ServiceStatus st = postgres_status();
-  if (!st.running) return std::nullopt;
-  return st.url;
-}
-
-std::optional<std::string> Services::redis_url() const {
-  ServiceStatus st = redis_status();
-  if (!st.running) return std::nullopt;
-  return st.url;
-}
-
-}  // namespace puff::services
+}  // namespace puff::services::detail
