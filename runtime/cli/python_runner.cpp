@@ -1,6 +1,6 @@
-// `puff python MODULE:FUNCTION [ARGS]`, `[[commands]]` entries and `puff django`: run a Python
-// entry point as the main task on the hub. The exit code follows sys.exit() semantics applied
-// to the function's return value or exception.
+// Runs a Python entry point as the main task on the hub, for every command that runs Python
+// (`puff python`, [[commands]], django, pytest, init, runserver). The exit code follows
+// sys.exit() semantics applied to the function's return value or exception.
 #include <csignal>
 #include <iostream>
 #include <optional>
