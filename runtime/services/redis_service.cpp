@@ -57,8 +57,8 @@ void redis_up(const Paths& paths, State& state, std::ostream& out) {
       return;
     }
     throw ServiceError("a redis-server (pid " + std::to_string(pid) + ") from " +
-                       paths.redis_pid().string() + " is alive but does not answer; stop it (`kill " +
-                       std::to_string(pid) + "`) and retry");
+                       paths.redis_pid().string() + " is alive but does not answer; stop it " +
+                       "(`kill " + std::to_string(pid) + "`) and retry");
   }
 
   int port = choose_port("redis", state.redis_port, out);

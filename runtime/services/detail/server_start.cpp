@@ -29,7 +29,9 @@ std::string relevant_output_line(const std::string& output) {
   }
   // redis-server: "*** FATAL CONFIG FILE ERROR ***", ">>> 'save "a b"'", "Invalid save parameters".
   for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
-    if (lines[i].rfind(">>> ", 0) == 0) return "bad setting " + lines[i].substr(4) + ": " + lines.back();
+    if (lines[i].rfind(">>> ", 0) == 0) {
+      return "bad setting " + lines[i].substr(4) + ": " + lines.back();
+    }
   }
   for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
     std::string lower = *it;
