@@ -1,16 +1,66 @@
-// The CLI's commands, each in its own file; main.cpp parses arguments (CLI11) and calls these.
-// Every function returns the process exit code.
+// The CLI's commands, one *_command.cpp each. A command is a Command: `add` registers its CLI11
+// subcommand (name, help, options), `run` runs it once parsed. main.cpp builds the command line
+// from the built-in table and puff.toml's [[commands]], parses it and runs the one given.
+// Every run returns the process exit code.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "cli/global_options.h"
+#include "cli/python_runner.h"
 #include "config/config.h"
+
+namespace CLI {
+class App;
+}
 
 namespace puff::cli {
 
-// Where the Python environment was found (filled by main from python/interpreter.h).
+// Where puff's own arguments end and the program's (its sys.argv[1:]) begin, so that
+// `puff python job:main --config x --help` passes both flags to the job.
+enum class PassThrough {
+  kNothing,             // every argument is puff's
+  kAfterCommand,        // `puff django ARGS`: everything after the command's name
+  kAfterFirstArgument,  // `puff python MODULE:FUNCTION ARGS`: everything after its argument
+};
+
+// What a command runs with, once the command line is parsed.
+struct Invocation {
+  const GlobalFlags& flags;
+  const std::string& config_path;                // --config, else $PUFF_CONFIG; "": ./puff.toml
+  const std::vector<std::string>& program_args;  // the arguments passed through
+  // The configuration (flags applied) and the Python environment; null for a command that
+  // runs without the configuration.
+  const RunContext* context;
+};
+
+struct Command {
+  // Adds the subcommand to `app` with its help and options (which write into state `run`
+  // reads) and returns it.
+  std::function<CLI::App*(CLI::App& app)> add;
+  std::function<int(const Invocation& invocation)> run;
+  PassThrough pass_through = PassThrough::kNothing;
+  // false: runs before puff.toml is checked, so a broken file does not stop it (`init` may be
+  // replacing that file; `example-config` shows how to write one).
+  bool needs_config = true;
+};
+
+// The built-in commands, in their files.
+Command python_command();
+Command django_command();
+Command pytest_command();
+Command doctor_command();
+Command example_config_command();
+Command init_command();
+Command services_command();
+Command runserver_command();
+// A [[commands]] entry of puff.toml: runs its function as `puff python` does.
+Command user_command(const config::CommandConfig& entry);
+
+// Where the Python environment was found (from python/interpreter.h), for `puff doctor`.
 struct PythonFacts {
   std::string venv;          // empty when running without a virtualenv
   std::string executable;    // the python that sys.executable will be

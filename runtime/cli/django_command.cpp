@@ -1,11 +1,12 @@
 // `puff django COMMAND [ARGS]`: what `python manage.py COMMAND [ARGS]` does, on the hub. Django's
 // own execute_from_command_line runs as the main task, so output, prompts, exit codes and
 // Ctrl-C are Django's; the difference is underneath (greenlets, the native pools).
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
-#include "cli/python_runner.h"
+#include "cli/commands.h"
 
 namespace puff::cli {
 namespace {
@@ -39,8 +40,7 @@ bool reloading_runserver(const std::vector<std::string>& args) {
          std::find(args.begin(), args.end(), "--noreload") == args.end();
 }
 
-}  // namespace
-
+// `watchdog`: an explicit --watchdog-ms (see below).
 int run_django(const RunContext& context, const std::vector<std::string>& args, bool watchdog) {
   const char* label = "puff django";
   // Precedence as with manage.py's os.environ.setdefault: --settings (Django reads it), then
@@ -71,6 +71,24 @@ int run_django(const RunContext& context, const std::vector<std::string>& args, 
                              .target = "django.core.management:execute_from_command_line",
                              .argv = argv,
                              .watchdog = watchdog});
+}
+
+}  // namespace
+
+Command django_command() {
+  return {.add =
+              [](CLI::App& app) {
+                // No options of its own: everything after `django` is Django's (`puff django
+                // --help` too).
+                return app.add_subcommand("django", "Run a Django management command on the hub, "
+                                                    "as `python manage.py COMMAND [ARGS]` does");
+              },
+          .run =
+              [](const Invocation& invocation) {
+                return run_django(*invocation.context, invocation.program_args,
+                                  invocation.flags.watchdog_ms.has_value());
+              },
+          .pass_through = PassThrough::kAfterCommand};
 }
 
 }  // namespace puff::cli

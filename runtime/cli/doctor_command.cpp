@@ -1,8 +1,10 @@
 // `puff doctor`: one line per check, "ok   what: facts" or "FAIL what: problem; what to do".
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -164,6 +166,10 @@ void check_redis(const config::Config& config, const config::RedisConfig& redis,
   }
 }
 
+PythonFacts facts_of(const python::PythonEnvironment& env) {
+  return {env.venv, env.executable, env.how_found, env.problem};
+}
+
 }  // namespace
 
 int run_doctor(const config::Config& config, const PythonFacts& python, std::ostream& out) {
@@ -172,6 +178,19 @@ int run_doctor(const config::Config& config, const PythonFacts& python, std::ost
   for (const auto& pg : config.postgres) check_postgres(config, pg, report);
   for (const auto& redis : config.redis) check_redis(config, redis, report);
   return report.exit_code();
+}
+
+Command doctor_command() {
+  return {.add =
+              [](CLI::App& app) {
+                return app.add_subcommand("doctor", "Check Python, the virtualenv and every "
+                                                    "configured backend, one line per check");
+              },
+          .run =
+              [](const Invocation& invocation) {
+                return run_doctor(invocation.context->config,
+                                  facts_of(invocation.context->python), std::cout);
+              }};
 }
 
 }  // namespace puff::cli

@@ -1,14 +1,24 @@
 // `puff init [--settings M] [--force]`: writes puff.toml for an existing Django project from its
 // settings (django_puff/init_config.py reads them inside the runtime), then loads the file back
 // with the same loader every command uses, so what it wrote is known to be valid.
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
-#include "cli/python_runner.h"
+#include "cli/commands.h"
 #include "core/paths.h"
 
 namespace puff::cli {
+namespace {
 
+struct InitOptions {
+  std::string output;    // the puff.toml to write (--config, else ./puff.toml)
+  std::string settings;  // --settings; empty: DJANGO_SETTINGS_MODULE, then manage.py's default
+  bool force = false;    // replace an existing file
+};
+
+// Exit 1 when the file exists (without --force) or the settings cannot be read.
 int run_init(const InitOptions& options, const python::PythonEnvironment& python) {
   const char* label = "puff init";
   const std::string output = core::absolute_path(options.output, core::current_directory());
@@ -39,6 +49,32 @@ int run_init(const InitOptions& options, const python::PythonEnvironment& python
     return 70;
   }
   return 0;
+}
+
+}  // namespace
+
+// Runs without the configuration: the file it writes may be the broken one being replaced.
+Command init_command() {
+  auto options = std::make_shared<InitOptions>();
+  return {.add =
+              [options](CLI::App& app) {
+                auto* command = app.add_subcommand(
+                    "init", "Write puff.toml for an existing Django project from its settings "
+                            "(DATABASES, CACHES, WSGI)");
+                command->add_option("--settings", options->settings,
+                                    "settings module (default: DJANGO_SETTINGS_MODULE, else "
+                                    "manage.py's)");
+                command->add_flag("--force", options->force, "replace an existing puff.toml");
+                return command;
+              },
+          .run =
+              [options](const Invocation& invocation) {
+                options->output = invocation.config_path.empty() ? "puff.toml"
+                                                                 : invocation.config_path;
+                return run_init(*options,
+                                python::find_python_environment(invocation.flags.python_home));
+              },
+          .needs_config = false};
 }
 
 }  // namespace puff::cli

@@ -1,4 +1,5 @@
-// The `puff` executable: parses the command line (CLI11) and dispatches to a command.
+// The `puff` executable: builds the command line (CLI11) from the table of commands (commands.h)
+// and puff.toml's [[commands]], parses it and runs the command given.
 // Configuration precedence: puff.toml < environment < flags.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -7,8 +8,7 @@
 #include <optional>
 
 #include "cli/commands.h"
-#include "cli/python_runner.h"
-#include "cli/runserver_command.h"
+#include "cli/global_options.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -20,42 +20,49 @@
 namespace puff::cli {
 namespace {
 
-// Global options written as two words (--flag VALUE).
-bool takes_value(const std::string& arg) {
-  static const std::vector<std::string> with_value = {
-      "--config", "--python-home", "--io-threads", "--blocking-threads", "--watchdog-ms",
-      "--log-level"};
-  return std::find(with_value.begin(), with_value.end(), arg) != with_value.end();
+// The built-in commands, in the order `puff --help` lists them.
+std::vector<Command> builtin_commands() {
+  return {python_command(),         django_command(), pytest_command(),   doctor_command(),
+          example_config_command(), init_command(),   services_command(), runserver_command()};
 }
 
-bool is_builtin_command(const std::string& word) {
-  return word == "python" || word == "django" || word == "pytest" || word == "init" ||
-         word == "doctor" || word == "example-config" || word == "services" ||
-         word == "runserver";
+// A command and the subcommand it added to the command line.
+struct Registered {
+  Command command;
+  CLI::App* app;
+};
+
+std::vector<Registered> register_commands(CLI::App& app, std::vector<Command> commands) {
+  std::vector<Registered> registered;
+  for (Command& command : commands) {
+    CLI::App* subcommand = command.add(app);
+    registered.push_back({std::move(command), subcommand});
+  }
+  return registered;
 }
 
 // Where puff's own arguments end: the arguments after `python MODULE:FUNCTION`, after `django`
-// or `pytest`, or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not be read as
-// puff's flags, or `puff python job:main --config x --help` would change puff's config and print
-// puff's help. Any word that is not a built-in command is taken as a [[commands]] name here;
-// unknown ones are reported after the config is read. Returns argc when nothing passes through.
-int program_args_start(int argc, char** argv) {
-  std::string command;
+// or `pytest`, or after a `[[commands]]` name, belong to the program (sys.argv[1:]) and must not
+// be read as puff's flags, or `puff python job:main --config x --help` would change puff's config
+// and print puff's help (each command's PassThrough says which). Any word that is not a built-in
+// command is taken as a [[commands]] name here; unknown ones are reported after the config is
+// read. Returns argc when nothing passes through.
+int program_args_start(int argc, char** argv, const std::vector<Registered>& builtins) {
+  std::optional<PassThrough> pass_through;  // set by the command's name
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") return argc;
     if (arg[0] == '-') {
-      if (takes_value(arg)) ++i;  // --flag VALUE (the --flag=VALUE form is one word)
+      if (global_option_takes_value(arg)) ++i;  // --flag VALUE (the --flag=VALUE form is one word)
       continue;
     }
-    if (command.empty()) {
-      command = arg;
-      if (!is_builtin_command(command) || command == "django" || command == "pytest") {
-        return i + 1;
-      }
-      continue;
-    }
-    if (command == "python") return i + 1;  // just after MODULE:FUNCTION
+    if (pass_through == PassThrough::kAfterFirstArgument) return i + 1;  // just after it
+    if (pass_through) continue;
+    auto builtin = std::find_if(builtins.begin(), builtins.end(),
+                                [&](const Registered& r) { return r.app->get_name() == arg; });
+    pass_through = builtin == builtins.end() ? PassThrough::kAfterCommand
+                                             : builtin->command.pass_through;
+    if (pass_through == PassThrough::kAfterCommand) return i + 1;
   }
   return argc;
 }
@@ -72,144 +79,52 @@ std::string config_path_from(int argc, char** argv) {
   return env ? env : "";
 }
 
-struct Flags {
-  std::string config_path;
-  std::string python_home;
-  std::optional<int> io_threads;
-  std::optional<int> blocking_threads;
-  std::optional<int> watchdog_ms;
-  std::string log_level;
+// The configuration, or why it could not be read. A broken file only fails commands that
+// need it (example-config and --version/--help don't).
+struct LoadedConfig {
+  std::optional<config::Config> config;
+  std::string error;
 };
 
-// Flags win over the file and the environment; their errors name the flag.
-void apply_flags(const Flags& flags, config::Config& config) {
-  auto in_range = [](const char* flag, int value, int low, int high) {
-    if (value < low || value > high) {
-      throw config::ConfigError(std::string(flag) + ": must be " + std::to_string(low) + ".." +
-                                std::to_string(high) + ", got " + std::to_string(value));
-    }
-    return value;
-  };
-  if (flags.io_threads) config.runtime.io_threads = in_range("--io-threads", *flags.io_threads, 0, 256);
-  if (flags.blocking_threads) {
-    config.runtime.blocking_threads =
-        in_range("--blocking-threads", *flags.blocking_threads, 1, 1024);
-  }
-  if (flags.watchdog_ms) {
-    config.runtime.watchdog_ms = in_range("--watchdog-ms", *flags.watchdog_ms, 0, 600000);
-  }
-  if (!flags.log_level.empty()) {
-    core::LogLevel level;
-    if (!core::parse_log_level(flags.log_level, &level)) {
-      throw config::ConfigError("--log-level: must be one of debug, info, warning, error; got \"" +
-                                flags.log_level + "\"");
-    }
-    config.runtime.log_level = flags.log_level;
-  }
-}
-
-PythonFacts facts_of(const python::PythonEnvironment& env) {
-  return {env.venv, env.executable, env.how_found, env.problem};
-}
-
-int main_checked(int argc, char** argv) {
-  CLI::App app{"puff: a native runtime for Django. Python code stays ordinary sync Django; the "
-               "runtime does the IO and runs every request, command and task as a greenlet."};
-  app.set_version_flag("--version", std::string("puff ") + PUFF_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough();  // global options are accepted after the subcommand too
-
-  Flags flags;
-  app.add_option("--config", flags.config_path,
-                 "puff.toml to read (default: ./puff.toml if present, or $PUFF_CONFIG)");
-  app.add_option("--python-home", flags.python_home,
-                 "virtualenv to run in (default: the one puff is installed in, or $VIRTUAL_ENV)");
-  app.add_option("--io-threads", flags.io_threads, "IO threads (0 = one per core but the hub's, at least 1)");
-  app.add_option("--blocking-threads", flags.blocking_threads,
-                 "size of the @puff.blocking thread pool");
-  app.add_option("--watchdog-ms", flags.watchdog_ms,
-                 "warn when the hub is blocked this long (0 = off)");
-  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
-
-  const int program_args = program_args_start(argc, argv);
-  // Load the configuration first: its [[commands]] become subcommands. A broken file only
-  // fails commands that need it (example-config and --version/--help don't).
-  std::optional<config::Config> loaded;
-  std::string config_error;
+LoadedConfig load_config(const std::string& path) {
+  LoadedConfig loaded;
   try {
-    loaded = config::load(config_path_from(program_args, argv), core::current_directory(),
-                          config::process_environment());
+    loaded.config = config::load(path, core::current_directory(), config::process_environment());
   } catch (const config::ConfigError& e) {
-    config_error = e.what();
+    loaded.error = e.what();
   }
+  return loaded;
+}
 
-  std::string target;
-  auto* python_cmd = app.add_subcommand("python", "Run MODULE:FUNCTION as a greenlet on the hub "
-                                                  "(its exit code comes from its return value)");
-  python_cmd->add_option("target", target, "MODULE:FUNCTION, e.g. myproject.jobs:main")->required();
-  python_cmd->footer("Arguments after MODULE:FUNCTION are passed in sys.argv[1:], flags too.");
-
-  auto* django_cmd = app.add_subcommand("django", "Run a Django management command on the hub, "
-                                                  "as `python manage.py COMMAND [ARGS]` does");
-  // No options of its own: everything after `django` is Django's (`puff django --help` too).
-  auto* pytest_cmd = app.add_subcommand("pytest", "Run pytest (with pytest-django) on the hub, "
-                                                  "as `pytest [ARGS]` does");
-
-  auto* doctor_cmd = app.add_subcommand("doctor", "Check Python, the virtualenv and every "
-                                                  "configured backend, one line per check");
-  auto* example_cmd = app.add_subcommand("example-config", "Print a complete, commented puff.toml");
-  InitOptions init_options;
-  auto* init_cmd = app.add_subcommand("init", "Write puff.toml for an existing Django project "
-                                              "from its settings (DATABASES, CACHES, WSGI)");
-  init_cmd->add_option("--settings", init_options.settings,
-                       "settings module (default: DJANGO_SETTINGS_MODULE, else manage.py's)");
-  init_cmd->add_flag("--force", init_options.force, "replace an existing puff.toml");
-  std::string services_action;
-  auto* services_cmd = app.add_subcommand("services", "Embedded dev PostgreSQL and Redis under "
-                                                      ".puff/: up, down or status");
-  services_cmd->add_option("action", services_action, "up | down | status")
-      ->required()
-      ->check(CLI::IsMember({"up", "down", "status"}));
-
-  RunserverFlags runserver_flags;
-  auto* runserver_cmd = add_runserver_command(app, runserver_flags);
-
-  struct UserCommand {
-    CLI::App* app;
-    config::CommandConfig entry;
-  };
-  std::vector<std::unique_ptr<UserCommand>> user_commands;
-  if (loaded) {
-    for (const auto& entry : loaded->commands) {
-      auto command = std::make_unique<UserCommand>();
-      command->entry = entry;
-      command->app = app.add_subcommand(entry.name, entry.help.empty() ? "runs " + entry.function
-                                                                       : entry.help);
-      user_commands.push_back(std::move(command));
-    }
-  }
-
+// The first word among puff's own arguments must name a command: else one line listing them
+// (and saying why the config's own commands may be missing), exit 2.
+std::optional<int> reject_unknown_command(CLI::App& app, int program_args, char** argv,
+                                          const std::string& config_error) {
   for (int i = 1; i < program_args; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("-", 0) == 0) {
-      if (takes_value(arg)) ++i;
+      if (global_option_takes_value(arg)) ++i;
       continue;
     }
     auto subcommands = app.get_subcommands({});
     bool known_command = std::any_of(subcommands.begin(), subcommands.end(),
                                      [&](const CLI::App* sub) { return sub->get_name() == arg; });
-    if (!known_command) {
-      std::string known;
-      for (const auto* sub : subcommands) known += (known.empty() ? "" : ", ") + sub->get_name();
-      std::cerr << "puff: unknown command '" << arg << "'; the commands are: " << known
-                << (config_error.empty() ? "" : "\npuff: (and the config could not be read: " +
-                                                    config_error + ")")
-                << "\n";
-      return 2;
-    }
-    break;
+    if (known_command) return std::nullopt;
+    std::string known;
+    for (const auto* sub : subcommands) known += (known.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << "puff: unknown command '" << arg << "'; the commands are: " << known
+              << (config_error.empty() ? "" : "\npuff: (and the config could not be read: " +
+                                                  config_error + ")")
+              << "\n";
+    return 2;
   }
-  std::vector<std::string> passed_through(argv + program_args, argv + argc);
+  return std::nullopt;
+}
+
+// Parses puff's own arguments; an exit code when there is nothing to run: 0 after --help or
+// --version, 2 for a usage error (like argparse and the config errors).
+std::optional<int> parse_arguments(CLI::App& app, int program_args, char** argv,
+                                   const std::string& config_error) {
   try {
     app.parse(program_args, argv);
   } catch (const CLI::ParseError& e) {
@@ -220,47 +135,60 @@ int main_checked(int argc, char** argv) {
       return 2;
     }
     app.exit(e);
-    return 2;  // usage errors exit 2, like argparse and the config errors
-  }
-
-  if (example_cmd->parsed()) {
-    std::cout << config::example_config();
-    return 0;
-  }
-  if (init_cmd->parsed()) {  // before the config is needed: it may be the file being replaced
-    init_options.output = config_path_from(program_args, argv);
-    if (init_options.output.empty()) init_options.output = "puff.toml";
-    return run_init(init_options, python::find_python_environment(flags.python_home));
-  }
-  if (!loaded) {
-    std::cerr << "puff: " << config_error << "\n";
     return 2;
   }
-  config::Config& config = *loaded;
+  return std::nullopt;
+}
+
+// Runs the parsed command: the configuration is checked first unless it runs without.
+int run_parsed(const Command& command, const GlobalFlags& flags, LoadedConfig& loaded,
+               const std::string& config_path, const std::vector<std::string>& program_args) {
+  if (!command.needs_config) return command.run({flags, config_path, program_args, nullptr});
+  if (!loaded.config) {
+    std::cerr << "puff: " << loaded.error << "\n";
+    return 2;
+  }
+  config::Config& config = *loaded.config;
   try {
-    apply_flags(flags, config);
+    apply_global_flags(flags, config);
   } catch (const config::ConfigError& e) {
     std::cerr << "puff: " << e.what() << "\n";
     return 2;
   }
   core::LogLevel level;
   if (core::parse_log_level(config.runtime.log_level, &level)) core::set_log_level(level);
-
   RunContext context{config, python::find_python_environment(flags.python_home)};
-  if (python_cmd->parsed()) return run_python_entry(context, "puff python", target, passed_through);
-  if (django_cmd->parsed()) {
-    return run_django(context, passed_through, flags.watchdog_ms.has_value());
+  return command.run({flags, config_path, program_args, &context});
+}
+
+int main_checked(int argc, char** argv) {
+  CLI::App app{"puff: a native runtime for Django. Python code stays ordinary sync Django; the "
+               "runtime does the IO and runs every request, command and task as a greenlet."};
+  app.set_version_flag("--version", std::string("puff ") + PUFF_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+  GlobalFlags flags;
+  add_global_options(app, flags);
+  std::vector<Registered> commands = register_commands(app, builtin_commands());
+
+  const int program_args = program_args_start(argc, argv, commands);
+  const std::string config_path = config_path_from(program_args, argv);
+  // Loaded before parsing: its [[commands]] become subcommands.
+  LoadedConfig loaded = load_config(config_path);
+  if (loaded.config) {
+    std::vector<Command> user_commands;
+    for (const auto& entry : loaded.config->commands) user_commands.push_back(user_command(entry));
+    for (Registered& r : register_commands(app, std::move(user_commands))) {
+      commands.push_back(std::move(r));
+    }
   }
-  if (pytest_cmd->parsed()) {
-    return run_pytest(context, passed_through, flags.watchdog_ms.has_value());
-  }
-  if (runserver_cmd->parsed()) return run_runserver(context, runserver_flags);
-  if (doctor_cmd->parsed()) return run_doctor(config, facts_of(context.python), std::cout);
-  if (services_cmd->parsed()) return run_services(config, services_action, std::cout, std::cerr);
-  for (auto& command : user_commands) {
-    if (command->app->parsed()) {
-      return run_python_entry(context, "puff " + command->entry.name, command->entry.function,
-                              passed_through);
+  if (auto code = reject_unknown_command(app, program_args, argv, loaded.error)) return *code;
+  const std::vector<std::string> program_arguments(argv + program_args, argv + argc);
+  if (auto code = parse_arguments(app, program_args, argv, loaded.error)) return *code;
+
+  for (const Registered& r : commands) {
+    if (r.app->parsed()) {
+      return run_parsed(r.command, flags, loaded, config_path, program_arguments);
     }
   }
   std::cerr << "puff: no command given; see puff --help\n";

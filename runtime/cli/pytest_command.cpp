@@ -1,12 +1,15 @@
 // `puff pytest [ARGS]`: what `pytest [ARGS]` does, on the hub. pytest runs as the main task
 // (django_puff/testing/pytest_main.py), so plugins come from their entry points, and output and
 // exit codes are pytest's; Django's test database goes through the native pools.
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 
-#include "cli/python_runner.h"
+#include "cli/commands.h"
 
 namespace puff::cli {
+namespace {
 
+// `watchdog`: an explicit --watchdog-ms (as for `puff django`).
 int run_pytest(const RunContext& context, const std::vector<std::string>& args, bool watchdog) {
   // puff.toml's django_settings is pytest-django's last resort, after --ds, the environment
   // and the ini file; the plugin applies it, since only pytest knows the ini file.
@@ -25,6 +28,22 @@ int run_pytest(const RunContext& context, const std::vector<std::string>& args, 
                              .target = "django_puff.testing.pytest_main:main",
                              .argv = argv,
                              .watchdog = watchdog});
+}
+
+}  // namespace
+
+Command pytest_command() {
+  return {.add =
+              [](CLI::App& app) {
+                return app.add_subcommand("pytest", "Run pytest (with pytest-django) on the hub, "
+                                                    "as `pytest [ARGS]` does");
+              },
+          .run =
+              [](const Invocation& invocation) {
+                return run_pytest(*invocation.context, invocation.program_args,
+                                  invocation.flags.watchdog_ms.has_value());
+              },
+          .pass_through = PassThrough::kAfterCommand};
 }
 
 }  // namespace puff::cli

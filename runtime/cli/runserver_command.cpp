@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include "cli/commands.h"
 #include "cli/runserver_workers.h"
 #include "config/config.h"
 #include "http/access_log.h"
@@ -220,6 +222,14 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
   close(listen_fd);
   if (!unix_path.empty()) unlink(unix_path.c_str());
   return code;
+}
+
+Command runserver_command() {
+  auto flags = std::make_shared<RunserverFlags>();
+  return {.add = [flags](CLI::App& app) { return add_runserver_command(app, *flags); },
+          .run = [flags](const Invocation& invocation) {
+            return run_runserver(*invocation.context, *flags);
+          }};
 }
 
 }  // namespace puff::cli

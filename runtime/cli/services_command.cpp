@@ -1,4 +1,7 @@
 // `puff services up|down|status`, and resolving the URL "embedded" to the running service.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
 #include <stdexcept>
 
 #include "cli/commands.h"
@@ -60,6 +63,23 @@ int run_services(const config::Config& config, const std::string& action, std::o
     err << "puff services: " << e.what() << "\n";
     return 1;
   }
+}
+
+Command services_command() {
+  auto action = std::make_shared<std::string>();
+  return {.add =
+              [action](CLI::App& app) {
+                auto* command = app.add_subcommand("services", "Embedded dev PostgreSQL and Redis "
+                                                               "under .puff/: up, down or status");
+                command->add_option("action", *action, "up | down | status")
+                    ->required()
+                    ->check(CLI::IsMember({"up", "down", "status"}));
+                return command;
+              },
+          .run =
+              [action](const Invocation& invocation) {
+                return run_services(invocation.context->config, *action, std::cout, std::cerr);
+              }};
 }
 
 std::string resolve_postgres_url(const config::Config& config, const config::PostgresConfig& pg) {

@@ -97,26 +97,6 @@ void mark_fds_cloexec_from(int first) {
   for (int fd = first; fd < max_fd; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-// Where a child reports why it could not exec.
-struct ChildFailure {
-  int stage;  // 1 setsid/stdio, 2 user switch, 3 chdir, 4 exec
-  int err;
-};
-
-std::string describe_failure(const ChildFailure& f, const std::string& program,
-                             const RunOptions& options) {
-  switch (f.stage) {
-    case 2:
-      return "cannot switch to user " + options.as_user->name + ": " + errno_text(f.err);
-    case 3:
-      return "cannot change directory to " + options.cwd + ": " + errno_text(f.err);
-    case 4:
-      return "cannot run " + program + ": " + errno_text(f.err);
-    default:
-      return "cannot start " + program + ": " + errno_text(f.err);
-  }
-}
-
 void append_output(std::string& out, const char* data, std::size_t n) {
   if (out.size() >= kMaxOutput) return;
   out.append(data, std::min(n, kMaxOutput - out.size()));
@@ -141,6 +121,183 @@ int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
+}
+
+// Where a child reports why it could not exec.
+struct ChildFailure {
+  int stage;  // 1 setsid/stdio, 2 user switch, 3 chdir, 4 exec
+  int err;
+};
+
+std::string describe_failure(const ChildFailure& f, const std::string& program,
+                             const RunOptions& options) {
+  switch (f.stage) {
+    case 2:
+      return "cannot switch to user " + options.as_user->name + ": " + errno_text(f.err);
+    case 3:
+      return "cannot change directory to " + options.cwd + ": " + errno_text(f.err);
+    case 4:
+      return "cannot run " + program + ": " + errno_text(f.err);
+    default:
+      return "cannot start " + program + ": " + errno_text(f.err);
+  }
+}
+
+// In the child: tells the parent why it could not start, and exits.
+[[noreturn]] void fail_in_child(int failure_fd, int stage, int err) {
+  ChildFailure failure{stage, err};
+  ssize_t ignored = ::write(failure_fd, &failure, sizeof failure);
+  (void)ignored;
+  _exit(127);
+}
+
+// In the child after fork(): async-signal-safe calls only, on memory prepared before the fork.
+[[noreturn]] void exec_in_child(const std::string& program, char* const* args, char* const* envp,
+                                const std::vector<gid_t>& groups, const RunOptions& options,
+                                int output_fd, int failure_fd) {
+  if (setsid() < 0) fail_in_child(failure_fd, 1, errno);
+  reset_signals_in_child();
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull < 0 || dup2(devnull, 0) < 0) fail_in_child(failure_fd, 1, errno);
+  if (dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0) fail_in_child(failure_fd, 1, errno);
+  mark_fds_cloexec_from(3);
+  if (options.as_user) {
+    int err = switch_user(*options.as_user, groups);
+    if (err != 0) fail_in_child(failure_fd, 2, err);
+  }
+  if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) fail_in_child(failure_fd, 3, errno);
+  execve(program.c_str(), args, envp);
+  fail_in_child(failure_fd, 4, errno);
+}
+
+// The child's environment: ours with `extra_env` applied ("NAME=value" sets, "NAME" removes),
+// and the account's HOME, USER and LOGNAME when it runs as another user.
+std::vector<std::string> child_environment(const RunOptions& options) {
+  std::vector<std::string> overrides = options.extra_env;
+  if (options.as_user) {
+    overrides.push_back("HOME=" + options.as_user->home);
+    overrides.push_back("USER=" + options.as_user->name);
+    overrides.push_back("LOGNAME=" + options.as_user->name);
+  }
+  auto overridden = [&](const char* entry) {
+    for (const auto& o : overrides) {
+      std::string name = o.substr(0, o.find('='));
+      if (std::strncmp(entry, name.c_str(), name.size()) == 0 && entry[name.size()] == '=') {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    if (!overridden(*e)) env_strings.emplace_back(*e);
+  }
+  for (const auto& o : overrides) {
+    if (o.find('=') != std::string::npos) env_strings.push_back(o);
+  }
+  return env_strings;
+}
+
+// The null-terminated array of C strings execve() takes, pointing into `strings`.
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (const auto& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// One command run by run_command: spawn() starts it, wait() pumps its output until it exits or
+// its time is up.
+class ChildProcess {
+ public:
+  // Forks and execs `program`; "" or why it could not be started. The child reports a failure
+  // on a close-on-exec pipe, so end-of-file there means the exec succeeded.
+  std::string spawn(const std::string& program, const std::vector<std::string>& argv,
+                    const RunOptions& options);
+  // Collects the output until the child exits (its exit code) or `timeout_s` passes (then its
+  // process group is killed and the result is timed_out).
+  void wait(double timeout_s, RunResult& result);
+
+ private:
+  // Reads what the child writes within `wait_ms` (only waits once its pipe is closed).
+  void pump(int wait_ms, std::string& output);
+
+  pid_t pid_ = -1;
+  Fd output_;  // the read end of the pipe the child's stdout and stderr go to
+  bool output_open_ = true;
+};
+
+std::string ChildProcess::spawn(const std::string& program, const std::vector<std::string>& argv,
+                                const RunOptions& options) {
+  // Everything the child needs is prepared before fork().
+  std::vector<char*> args = c_strings(argv);
+  std::vector<std::string> env_strings = child_environment(options);
+  std::vector<char*> envp = c_strings(env_strings);
+  std::vector<gid_t> groups;
+  if (options.as_user) groups = account_groups(*options.as_user);
+
+  int out_pipe[2];
+  int fail_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return "pipe: " + errno_text(errno);
+  output_.reset(out_pipe[0]);
+  Fd out_w(out_pipe[1]);
+  if (pipe2(fail_pipe, O_CLOEXEC) != 0) return "pipe: " + errno_text(errno);
+  Fd fail_r(fail_pipe[0]), fail_w(fail_pipe[1]);
+
+  pid_t pid = fork();
+  if (pid < 0) return "fork: " + errno_text(errno);
+  if (pid == 0) {
+    exec_in_child(program, args.data(), envp.data(), groups, options, out_pipe[1], fail_pipe[1]);
+  }
+  pid_ = pid;
+  out_w.reset();
+  fail_w.reset();
+  ChildFailure failure{0, 0};
+  ssize_t n;
+  do {
+    n = ::read(fail_r.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    int status;
+    waitpid(pid, &status, 0);
+    return describe_failure(failure, program, options);
+  }
+  return "";
+}
+
+void ChildProcess::pump(int wait_ms, std::string& output) {
+  if (!output_open_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    return;
+  }
+  struct pollfd pfd{output_.get(), POLLIN, 0};
+  if (poll(&pfd, 1, wait_ms) > 0) output_open_ = read_available(output_.get(), output);
+}
+
+void ChildProcess::wait(double timeout_s, RunResult& result) {
+  fcntl(output_.get(), F_SETFL, fcntl(output_.get(), F_GETFL) | O_NONBLOCK);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      // A daemon the child started may still hold the pipe: take what is there, don't wait.
+      if (output_open_) read_available(output_.get(), result.output);
+      result.exit_code = decode_status(status);
+      return;
+    }
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() <= 0) {
+      kill(-pid_, SIGKILL);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      if (output_open_) read_available(output_.get(), result.output);
+      result.timed_out = true;
+      result.exit_code = decode_status(status);
+      return;
+    }
+    pump(static_cast<int>(std::min<long>(remaining.count(), 20)), result.output);
+  }
 }
 
 }  // namespace
@@ -184,144 +341,34 @@ std::string find_on_path(const std::string& name) {
   return "";
 }
 
+namespace {
+
+// argv[0] as a path to exec: itself when it has a '/', else where $PATH has it; "" (and `error`
+// set) when there is none.
+std::string program_path(const std::vector<std::string>& argv, std::string& error) {
+  if (argv.empty()) {
+    error = "no command";
+    return "";
+  }
+  const std::string& name = argv[0];
+  if (name.find('/') != std::string::npos) return name;
+  std::string dir = find_on_path(name);
+  if (dir.empty()) {
+    error = name + ": command not found on PATH";
+    return "";
+  }
+  return dir + "/" + name;
+}
+
+}  // namespace
+
 RunResult run_command(const std::vector<std::string>& argv, const RunOptions& options) {
   RunResult result;
-  if (argv.empty()) {
-    result.error = "no command";
-    return result;
-  }
-  std::string program = argv[0];
-  if (program.find('/') == std::string::npos) {
-    std::string dir = find_on_path(program);
-    if (dir.empty()) {
-      result.error = program + ": command not found on PATH";
-      return result;
-    }
-    program = dir + "/" + program;
-  }
-
-  // Everything the child needs is prepared before fork().
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  std::vector<std::string> env_strings;
-  std::vector<std::string> overrides = options.extra_env;
-  if (options.as_user) {
-    overrides.push_back("HOME=" + options.as_user->home);
-    overrides.push_back("USER=" + options.as_user->name);
-    overrides.push_back("LOGNAME=" + options.as_user->name);
-  }
-  auto overridden = [&](const char* entry) {
-    for (const auto& o : overrides) {
-      std::string name = o.substr(0, o.find('='));
-      if (std::strncmp(entry, name.c_str(), name.size()) == 0 && entry[name.size()] == '=') {
-        return true;
-      }
-    }
-    return false;
-  };
-  for (char** e = environ; e && *e; ++e) {
-    if (!overridden(*e)) env_strings.emplace_back(*e);
-  }
-  for (const auto& o : overrides) {
-    if (o.find('=') != std::string::npos) env_strings.push_back(o);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  std::vector<gid_t> groups;
-  if (options.as_user) groups = account_groups(*options.as_user);
-
-  int out_pipe[2];
-  int fail_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
-    result.error = "pipe: " + errno_text(errno);
-    return result;
-  }
-  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (pipe2(fail_pipe, O_CLOEXEC) != 0) {
-    result.error = "pipe: " + errno_text(errno);
-    return result;
-  }
-  Fd fail_r(fail_pipe[0]), fail_w(fail_pipe[1]);
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    result.error = "fork: " + errno_text(errno);
-    return result;
-  }
-  if (pid == 0) {
-    // Child: async-signal-safe calls only.
-    ChildFailure failure{1, 0};
-    auto fail = [&](int stage, int err) {
-      failure.stage = stage;
-      failure.err = err;
-      ssize_t ignored = ::write(fail_pipe[1], &failure, sizeof failure);
-      (void)ignored;
-      _exit(127);
-    };
-    if (setsid() < 0) fail(1, errno);
-    reset_signals_in_child();
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0) fail(1, errno);
-    if (dup2(out_pipe[1], 1) < 0 || dup2(out_pipe[1], 2) < 0) fail(1, errno);
-    mark_fds_cloexec_from(3);
-    if (options.as_user) {
-      int err = switch_user(*options.as_user, groups);
-      if (err != 0) fail(2, err);
-    }
-    if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) fail(3, errno);
-    execve(program.c_str(), args.data(), envp.data());
-    fail(4, errno);
-  }
-
-  out_w.reset();
-  fail_w.reset();
-  ChildFailure failure{0, 0};
-  ssize_t n;
-  do {
-    n = ::read(fail_r.get(), &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    int status;
-    waitpid(pid, &status, 0);
-    result.error = describe_failure(failure, program, options);
-    return result;
-  }
-
-  fcntl(out_r.get(), F_SETFL, fcntl(out_r.get(), F_GETFL) | O_NONBLOCK);
-  const auto deadline =
-      Clock::now() + std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
-  bool pipe_open = true;
-  for (;;) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      // A daemon the child started may still hold the pipe: take what is there, don't wait.
-      if (pipe_open) read_available(out_r.get(), result.output);
-      result.exit_code = decode_status(status);
-      break;
-    }
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (remaining.count() <= 0) {
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      if (pipe_open) read_available(out_r.get(), result.output);
-      result.timed_out = true;
-      result.exit_code = decode_status(status);
-      break;
-    }
-    int wait_ms = static_cast<int>(std::min<long>(remaining.count(), 20));
-    if (pipe_open) {
-      struct pollfd pfd{out_r.get(), POLLIN, 0};
-      if (poll(&pfd, 1, wait_ms) > 0) pipe_open = read_available(out_r.get(), result.output);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-    }
-  }
+  std::string program = program_path(argv, result.error);
+  if (program.empty()) return result;
+  ChildProcess child;
+  result.error = child.spawn(program, argv, options);
+  if (result.error.empty()) child.wait(options.timeout_s, result);
   return result;
 }
 
