@@ -48,13 +48,10 @@ struct Command {
   bool needs_config = true;
 };
 
-// The built-in commands, in their files.
+// The runtime's own commands, in their files (packages add theirs: packages.h).
 Command python_command();
-Command django_command();
-Command pytest_command();
 Command doctor_command();
 Command example_config_command();
-Command init_command();
 Command services_command();
 Command runserver_command();
 // A [[commands]] entry of puff.toml: runs its function as `puff python` does.

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/global_options.h"
+#include "cli/packages.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -20,10 +21,18 @@
 namespace puff::cli {
 namespace {
 
-// The built-in commands, in the order `puff --help` lists them.
+// The built-in commands, in the order `puff --help` lists them: the runtime's, with the linked
+// packages' after `python`.
 std::vector<Command> builtin_commands() {
-  return {python_command(),         django_command(), pytest_command(),   doctor_command(),
-          example_config_command(), init_command(),   services_command(), runserver_command()};
+  std::vector<Command> commands{python_command()};
+  for (const Package& package : linked_packages()) {
+    commands.insert(commands.end(), package.commands.begin(), package.commands.end());
+  }
+  for (Command (*command)() : {doctor_command, example_config_command, services_command,
+                               runserver_command}) {
+    commands.push_back(command());
+  }
+  return commands;
 }
 
 // A command and the subcommand it added to the command line.

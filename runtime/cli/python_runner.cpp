@@ -7,9 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/python_runner.h"
-#include "django_puff/redis/native/module.h"
-#include "psycopg_shim/native/module.h"
-#include "psycopg_shim/native/pool_stats.h"
+#include "cli/packages.h"
 #include "core/io_threads.h"
 #include "core/log.h"
 #include "python/blocking_pool.h"
@@ -75,23 +73,6 @@ int exit_code_of_task(python::TaskState& task) {
   return 1;
 }
 
-// The [[redis]] entries for django_puff.redis, "embedded" resolved now; an entry that cannot
-// be resolved carries the reason, raised when someone uses it (not at start: a command that
-// never touches Redis must not need it).
-std::vector<redis_client::RedisEntry> redis_entries(const config::Config& config) {
-  std::vector<redis_client::RedisEntry> out;
-  for (const config::RedisConfig& entry : config.redis) {
-    redis_client::RedisEntry resolved{entry, ""};
-    try {
-      resolved.config.url = resolve_redis_url(config, entry);
-    } catch (const std::exception& e) {
-      resolved.problem = e.what();
-    }
-    out.push_back(std::move(resolved));
-  }
-  return out;
-}
-
 // SIGTERM unwinds the main task like Ctrl-C (finally blocks run), exit code 143.
 bool install_sigterm_handler() {
   PyRef puff_module = PyRef::steal(PyImport_ImportModule("puff"));
@@ -120,10 +101,12 @@ int run_entry(const RunContext& context, const EntryPoint& entry) {
 
   core::IoThreads io(context.config.runtime.io_threads);
   std::optional<python::Interpreter> interpreter;
-  psycopg::register_builtin();
-  redis_client::register_builtin();
-  redis_client::set_redis_config(redis_entries(context.config));
-  psycopg::set_postgres_config(context.config.postgres);  // puff.postgres_config()
+  PackageContext package_context{context.config, [&context](const config::RedisConfig& entry) {
+                                    return resolve_redis_url(context.config, entry);
+                                  }};
+  for (const Package& package : linked_packages()) {
+    if (package.register_builtins) package.register_builtins(package_context);
+  }
   try {
     interpreter.emplace(context.python, entry.argv, context.config.project_dir);
   } catch (const python::PythonStartError& e) {

@@ -4,9 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
-#include "cli/commands.h"
+#include "django_puff/commands/package.h"
 
-namespace puff::cli {
+namespace puff::django_puff {
+
+using cli::Command;
+using cli::Invocation;
+using cli::PassThrough;
+using cli::RunContext;
+using cli::run_entry;
 namespace {
 
 // `watchdog`: an explicit --watchdog-ms (as for `puff django`).
@@ -46,4 +52,4 @@ Command pytest_command() {
           .pass_through = PassThrough::kAfterCommand};
 }
 
-}  // namespace puff::cli
+}  // namespace puff::django_puff

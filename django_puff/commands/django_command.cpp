@@ -6,9 +6,15 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "cli/commands.h"
+#include "django_puff/commands/package.h"
 
-namespace puff::cli {
+namespace puff::django_puff {
+
+using cli::Command;
+using cli::Invocation;
+using cli::PassThrough;
+using cli::RunContext;
+using cli::run_entry;
 namespace {
 
 // sys.argv[0]: Django names the program after it ("Type 'puff django help' for usage.").
@@ -91,4 +97,4 @@ Command django_command() {
           .pass_through = PassThrough::kAfterCommand};
 }
 
-}  // namespace puff::cli
+}  // namespace puff::django_puff

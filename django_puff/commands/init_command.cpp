@@ -6,10 +6,16 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
+#include "django_puff/commands/package.h"
 #include "core/paths.h"
 
-namespace puff::cli {
+namespace puff::django_puff {
+
+using cli::Command;
+using cli::Invocation;
+using cli::PassThrough;
+using cli::RunContext;
+using cli::run_entry;
 namespace {
 
 struct InitOptions {
@@ -77,4 +83,4 @@ Command init_command() {
           .needs_config = false};
 }
 
-}  // namespace puff::cli
+}  // namespace puff::django_puff
