@@ -65,7 +65,7 @@ acquire_timeout = 10.0        # wait for a free connection, then raise Operation
 health_check_after = 30.0     # idle longer: checked (empty query) before use; 0 = always
 connect_timeout = 10.0        # also bounds a health check's round trip
 statement_timeout = 0.0       # per statement, set at connect; QueryCanceled after it; 0 = none
-reconnect_backoff_max = 10.0  # retries after a failed connect: 50 ms, doubling up to this
+reconnect_backoff_max = 10.0  # retries nobody waits for: 50 ms, doubling up to this
 
 # Redis connection pools, one [[redis]] per name: "embedded",
 # redis://[user[:password]@]host[:port][/db], rediss://... (TLS) or

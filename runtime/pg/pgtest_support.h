@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <future>
@@ -191,5 +193,58 @@ inline void warm_up(boost::asio::io_context& io) {
   c->close();
   EXPECT_EQ(query_sync(*c, "SELECT 1").error->kind, Error::Kind::closed);
 }
+
+#ifdef PUFF_SERVERS_SH
+// A PostgreSQL cluster of the test's own, made and run by scripts/lib/servers.sh as scripts/test
+// makes the shared one (which serves other tests and must not be stopped). Removed when
+// destroyed.
+class ThrowawayPostgres {
+ public:
+  ThrowawayPostgres() {
+    char pattern[] = "/tmp/puff-pgtest.XXXXXX";
+    if (!::mkdtemp(pattern)) return;
+    dir_ = pattern;
+    ::chmod(dir_.c_str(), 0755);  // the cluster runs as `postgres` when we are root
+    auto out = servers_sh("start_test_postgres \"$1/cluster\" && echo \"$TEST_POSTGRES_PORT\"");
+    port_ = out ? std::atoi(out->c_str()) : 0;
+  }
+  ~ThrowawayPostgres() {
+    if (port_) servers_sh("stop_test_postgres \"$1/cluster\" immediate");
+    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  ThrowawayPostgres(const ThrowawayPostgres&) = delete;
+  ThrowawayPostgres& operator=(const ThrowawayPostgres&) = delete;
+
+  bool running() const { return port_ != 0; }
+  std::string url() const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
+  }
+  // pg_ctl stop -m fast: sessions are told the server shuts down, as in a real restart.
+  bool stop() { return servers_sh("stop_test_postgres \"$1/cluster\" fast").has_value(); }
+  // Starts it again on the same port and waits until it accepts connections.
+  bool start() {
+    return servers_sh("run_test_postgres \"$1/cluster\" " + std::to_string(port_)).has_value();
+  }
+
+ private:
+  // Runs `script` after sourcing servers.sh, with $1 = our directory; its output, or nullopt
+  // (and a test failure) when it fails.
+  std::optional<std::string> servers_sh(const std::string& script) const {
+    const std::string command = "bash -c 'source \"$0\" && " + script + "' " PUFF_SERVERS_SH " '" +
+                                dir_ + "' 2>&1";
+    std::string out;
+    if (FILE* pipe = ::popen(command.c_str(), "r")) {
+      char buffer[512];
+      while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+      if (::pclose(pipe) == 0) return out;
+    }
+    ADD_FAILURE() << script << " failed: " << out;
+    return std::nullopt;
+  }
+
+  std::string dir_;
+  int port_ = 0;
+};
+#endif
 
 }  // namespace puff::pg::testing

@@ -43,7 +43,10 @@ std::shared_ptr<Pool> Pool::create(boost::asio::io_context& io, PoolOptions opti
 }
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options)
-    : io_(io), options_(std::move(options)), backoff_timer_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      retry_timer_(io),
+      outage_("PostgreSQL pool '" + options_.name + "'", "acquires") {}
 
 Pool::~Pool() = default;
 
@@ -100,7 +103,7 @@ void Pool::close() {
       w->finished = true;
       w->timer.cancel();
     }
-    backoff_timer_.cancel();
+    retry_timer_.cancel();
   }
   for (auto& i : idle) i.connection->close();
   for (auto& w : waiters) post_callback(std::move(w->done), closed_error(options_.name), Lease());
@@ -183,39 +186,19 @@ void Pool::plan(Actions& actions) {
   // A pool that has never connected more likely has wrong settings (password, host, database)
   // than a server that is down: its waiters get the connect error now, as psycopg2.connect()
   // would, not after acquire_timeout. Once it has connected, failures look like a restart and
-  // waiters wait (with backoff) for the server to come back.
+  // waiters wait for the server to come back.
   if (totals_.created_total == 0 && consecutive_failures_ > 0 && opening_ == 0 &&
-      now < next_connect_at_ && !waiters_.empty()) {
-    Error error{Error::Kind::connect_failed, "",
-                totals_.last_connect_error + " (PostgreSQL pool '" + options_.name + "')", "",
-                ""};
-    for (auto& waiter : waiters_) {
-      waiter->finished = true;
-      waiter->timer.cancel();
-      actions.push_back([self, done = std::move(waiter->done), error]() mutable {
-        self->post_callback(std::move(done), error, Lease());
-      });
-    }
-    waiters_.clear();
+      now < next_connect_at() && !waiters_.empty()) {
+    fail_waiters_with_connect_error(actions);
   }
 
   // Open connections for waiters no opening connection will serve, and up to min_size.
   int needed = std::max(static_cast<int>(waiters_.size()) - opening_, options_.min_size - size_);
   while (needed > 0 && size_ < options_.max_size) {
-    // While the server refuses us: one attempt at a time, spaced by the backoff.
+    // While the server refuses us: one attempt at a time, spaced.
     if (consecutive_failures_ > 0 && opening_ > 0) break;
-    if (now < next_connect_at_) {
-      if (!backoff_timer_armed_) {
-        backoff_timer_armed_ = true;
-        backoff_timer_.expires_at(next_connect_at_);
-        backoff_timer_.async_wait([self](const boost::system::error_code& ec) {
-          {
-            std::lock_guard lock(self->mutex_);
-            self->backoff_timer_armed_ = false;
-          }
-          if (!ec) self->pump();
-        });
-      }
+    if (const auto next = next_connect_at(); now < next) {
+      arm_retry_timer(next);
       break;
     }
     ++size_;
@@ -223,6 +206,44 @@ void Pool::plan(Actions& actions) {
     --needed;
     actions.push_back([self] { self->open_connection(); });
   }
+}
+
+Clock::time_point Pool::next_connect_at() const {
+  if (consecutive_failures_ == 0) return Clock::time_point::min();
+  const auto backoff = backoff_delay(consecutive_failures_, options_.reconnect_backoff_max_s);
+  // The backoff paces attempts nobody waits for; waiters get the server as soon as it is back.
+  const Clock::duration spacing =
+      waiters_.empty() ? backoff : std::min<Clock::duration>(backoff, kOnDemandSpacing);
+  return last_failure_at_ + spacing;
+}
+
+void Pool::arm_retry_timer(Clock::time_point at) {
+  if (at >= retry_at_) return;  // it pumps sooner already
+  retry_at_ = at;
+  retry_timer_.expires_at(at);  // a later wait ends with operation_aborted
+  retry_timer_.async_wait([self = shared_from_this(), at](const boost::system::error_code& ec) {
+    if (ec) return;
+    {
+      std::lock_guard lock(self->mutex_);
+      if (self->retry_at_ == at) self->retry_at_ = Clock::time_point::max();
+    }
+    self->pump();
+  });
+}
+
+void Pool::fail_waiters_with_connect_error(Actions& actions) {
+  Error error{Error::Kind::connect_failed, "",
+              totals_.last_connect_error + " (PostgreSQL pool '" + options_.name + "')", "", ""};
+  auto self = shared_from_this();
+  for (auto& waiter : waiters_) {
+    waiter->finished = true;
+    waiter->timer.cancel();
+    outage_.request_failed();
+    actions.push_back([self, done = std::move(waiter->done), error]() mutable {
+      self->post_callback(std::move(done), error, Lease());
+    });
+  }
+  waiters_.clear();
 }
 
 void Pool::open_connection() {
@@ -247,16 +268,21 @@ void Pool::on_connect_result(std::shared_ptr<Connection> connection, std::option
       ++totals_.connect_failures_total;
       ++consecutive_failures_;
       totals_.last_connect_error = error->message;
-      next_connect_at_ =
-          Clock::now() + backoff_delay(consecutive_failures_, options_.reconnect_backoff_max_s);
+      last_failure_at_ = Clock::now();
+      // Refused while other connections are open (too many clients): not an outage.
+      if (size_ == opening_) {
+        outage_.connect_failed(error->message);
+      } else {
+        core::log_debug("pg: pool '", options_.name, "' could not connect: ", error->message);
+      }
     } else {
       consecutive_failures_ = 0;
       totals_.last_connect_error.clear();
       ++totals_.created_total;
+      outage_.connected();
     }
   }
   if (error) {
-    core::log_debug("pg: pool '", options_.name, "' could not connect: ", error->message);
     pump();
     return;
   }
@@ -367,6 +393,7 @@ void Pool::on_waiter_timeout(const std::shared_ptr<Waiter>& waiter) {
     waiter->finished = true;
     waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
     ++totals_.timeouts_total;
+    outage_.request_failed();
     message = timeout_message();
   }
   post_callback(std::move(waiter->done), Error{Error::Kind::pool_timeout, "", message, "", ""},

@@ -3,12 +3,14 @@
 // acquire() hands out a connection as a move-only Lease; waiters are served FIFO and fail with
 // Error::pool_timeout after acquire_timeout. A Lease returns its connection on destruction; a
 // connection that comes back inside a transaction is rolled back first (or discarded), never
-// handed to the next user dirty. Broken connections are dropped and replaced on demand, with
-// exponential backoff while the server refuses us; a pool that has never connected fails its
-// waiters with the connect error at once instead (its settings are likely wrong). Idle
-// connections are checked before lending when idle too long or when the server hung up on them
-// (a restart). Every public member is thread-safe; callbacks run on the IO threads and must not
-// throw.
+// handed to the next user dirty. Broken connections are dropped and replaced on demand. While
+// the server refuses us, one connect at a time: kOnDemandSpacing apart while acquirers wait (so
+// that they get a connection as soon as the server is back), with exponential backoff otherwise
+// (min_size). A pool that has never connected fails its waiters with the connect error at once
+// instead (its settings are likely wrong). Idle connections are checked before lending when idle
+// too long or when the server hung up on them (a restart). The loss of the server and its return
+// are logged once each (core::ServerOutage). Every public member is thread-safe; callbacks run
+// on the IO threads and must not throw.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +25,7 @@
 #include <string>
 
 #include "core/pool_lease.h"
+#include "core/server_outage.h"
 #include "pg/connection.h"
 #include "pg/error.h"
 
@@ -80,6 +83,9 @@ using Lease = core::PoolLease<Pool, Connection, UsageError, kLeaseName>;
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
   using AcquireCallback = std::function<void(std::optional<Error>, Lease)>;
+  // The time between connect attempts while the server refuses and acquirers wait: each attempt
+  // costs the server a process (also while it starts up), so not much less.
+  static constexpr auto kOnDemandSpacing = std::chrono::milliseconds(50);
 
   static std::shared_ptr<Pool> create(boost::asio::io_context& io, PoolOptions options);
   ~Pool();
@@ -117,6 +123,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void give_back(std::shared_ptr<Connection> connection, bool discard);
   void pump();                        // matches idle connections to waiters, opens new ones
   void plan(Actions& actions);        // the part of pump() under the mutex
+  // Under the mutex: when the next connect may start (now unless the last one failed), and the
+  // retry timer that pumps then.
+  Clock::time_point next_connect_at() const;
+  void arm_retry_timer(Clock::time_point at);
+  void fail_waiters_with_connect_error(Actions& actions);
   void open_connection();
   void on_connect_result(std::shared_ptr<Connection> connection, std::optional<Error> error);
   // Lends an idle connection, after an empty query when it may be dead (idle too long, or the
@@ -141,9 +152,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int opening_ = 0;
   bool closed_ = false;
   int consecutive_failures_ = 0;
-  Clock::time_point next_connect_at_{};
-  bool backoff_timer_armed_ = false;
-  boost::asio::steady_timer backoff_timer_;
+  Clock::time_point last_failure_at_{};
+  // The retry timer's deadline while armed (max() when not); a sooner one re-arms it.
+  Clock::time_point retry_at_ = Clock::time_point::max();
+  boost::asio::steady_timer retry_timer_;
+  core::ServerOutage outage_;
   PoolStats totals_;  // the cumulative fields (*_total, acquire waits, last_connect_error)
 };
 

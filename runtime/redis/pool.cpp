@@ -36,12 +36,9 @@ std::string refusal(CommandKind kind, std::string_view name) {
 }  // namespace
 
 struct Pool::Slot {
-  explicit Slot(boost::asio::io_context& io) : retry_timer(io) {}
   std::shared_ptr<Connection> connection;  // up or connecting
   bool up = false;
   bool connecting = false;
-  int failures = 0;  // consecutive failed connects
-  boost::asio::steady_timer retry_timer;  // touched only under the pool mutex
 };
 
 // ---- Pool ----------------------------------------------------------------------------------
@@ -55,8 +52,13 @@ std::shared_ptr<Pool> Pool::create(boost::asio::io_context& io, PoolOptions opti
 }
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, Url url)
-    : io_(io), options_(std::move(options)), url_(std::move(url)), where_(url_.where()) {
-  for (int i = 0; i < options_.size; ++i) slots_.push_back(std::make_unique<Slot>(io));
+    : io_(io),
+      options_(std::move(options)),
+      url_(std::move(url)),
+      where_(url_.where()),
+      retry_timer_(io),
+      outage_("Redis pool '" + options_.name + "' at " + where_, "commands") {
+  for (int i = 0; i < options_.size; ++i) slots_.push_back(std::make_unique<Slot>());
 }
 
 Pool::~Pool() { close(); }
@@ -106,6 +108,7 @@ void Pool::open_slot(std::size_t index, bool reserved) {
 void Pool::on_connect_result(std::size_t index, const Connection* connection,
                              std::optional<Error> error) {
   std::shared_ptr<Connection> up;
+  std::vector<std::size_t> to_open;
   std::vector<Waiting> ready;
   std::vector<Waiting> failed;
   Error failure;
@@ -115,35 +118,55 @@ void Pool::on_connect_result(std::size_t index, const Connection* connection,
     if (slot.connection.get() != connection) return;  // closed meanwhile
     slot.connecting = false;
     if (!error) {
-      slot.up = true;
-      slot.failures = 0;
-      ++connects_total_;
-      last_error_.clear();
-      last_logged_.clear();
+      on_connected(slot, to_open);
       up = slot.connection;
       ready.swap(waiting_);
     } else {
-      ++slot.failures;
-      ++connect_failures_total_;
-      slot.connection.reset();
-      note_error(error->message);
-      if (!closed_) {
-        slot.retry_timer.expires_after(backoff_delay(slot.failures, options_.reconnect_backoff_max_s));
-        slot.retry_timer.async_wait([weak = weak_from_this(), index](const boost::system::error_code& ec) {
-          if (auto pool = weak.lock(); pool && !ec) pool->open_slot(index);
-        });
-      }
-      const bool any_up = std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->up; });
-      if (!any_up && !first_attempt_running()) {
+      on_connect_failed(slot, *error);
+      if (!any_up() && !attempt_running()) {
         failed.swap(waiting_);
         failure = unavailable_error();
+        for (std::size_t i = 0; i < failed.size(); ++i) outage_.request_failed();
       }
     }
   }
+  open_slots(to_open);
   for (auto& w : ready) {
     if (!take(*up, w)) wait_or_fail(w);  // it closed again at once
   }
   for (auto& w : failed) fail(w, failure);
+}
+
+void Pool::on_connected(Slot& slot, std::vector<std::size_t>& to_open) {
+  slot.up = true;
+  ++connects_total_;
+  failed_rounds_ = 0;
+  last_connect_timed_out_ = false;
+  last_error_.clear();
+  retry_timer_.cancel();
+  outage_.connected();
+  to_open = reserve_down_slots(true);  // the server is back: the others need not wait either
+}
+
+void Pool::on_connect_failed(Slot& slot, const Error& error) {
+  ++connect_failures_total_;
+  slot.connection.reset();
+  last_error_ = error.message;
+  last_failure_at_ = Clock::now();
+  last_connect_timed_out_ = error.kind == Error::Kind::timeout;
+  // Connects started together (every slot after a loss) fail together: one round of backoff.
+  if (!attempt_running()) ++failed_rounds_;
+  if (any_up()) {
+    core::log_debug(error.message, " (the pool's other connections are up)");
+  } else {
+    outage_.connect_failed(error.message);
+  }
+  if (closed_) return;
+  retry_timer_.expires_after(
+      backoff_delay(std::max(failed_rounds_, 1), options_.reconnect_backoff_max_s));
+  retry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto pool = weak.lock(); pool && !ec) pool->on_retry_timer();
+  });
 }
 
 void Pool::on_connection_lost(std::size_t index, const Connection* connection, const Error& error) {
@@ -155,7 +178,8 @@ void Pool::on_connection_lost(std::size_t index, const Connection* connection, c
     slot.connection.reset();
     ++connections_lost_total_;
     if (closed_) return;
-    note_error(error.message);
+    last_error_ = error.message;
+    core::log_debug(error.message, " (reconnecting)");
     // Reserved under this lock, so that no command sees the pool without a connection or an
     // attempt (and fails) before the reconnect below starts.
     slot.connecting = true;
@@ -163,9 +187,46 @@ void Pool::on_connection_lost(std::size_t index, const Connection* connection, c
   open_slot(index, true);  // at once: a restarted server is often back already
 }
 
-bool Pool::first_attempt_running() const {
-  return std::any_of(slots_.begin(), slots_.end(),
-                     [](const auto& s) { return s->connecting && s->failures == 0; });
+std::vector<std::size_t> Pool::reserve_down_slots(bool all) {
+  std::vector<std::size_t> reserved;
+  if (!all && attempt_running()) return reserved;
+  for (std::size_t i = 0; i < slots_.size() && !closed_; ++i) {
+    Slot& slot = *slots_[i];
+    if (slot.up || slot.connecting) continue;
+    slot.connecting = true;
+    reserved.push_back(i);
+    if (!all) break;
+  }
+  return reserved;
+}
+
+std::optional<std::size_t> Pool::reserve_on_demand() {
+  if (attempt_running() || Clock::now() - last_failure_at_ < kOnDemandSpacing) return std::nullopt;
+  auto reserved = reserve_down_slots(false);
+  if (reserved.empty()) return std::nullopt;
+  return reserved.front();
+}
+
+void Pool::on_retry_timer() {
+  std::vector<std::size_t> to_open;
+  {
+    std::lock_guard lock(mutex_);
+    // With no connection up, one probe at a time; otherwise every slot still down.
+    to_open = reserve_down_slots(any_up());
+  }
+  open_slots(to_open);
+}
+
+void Pool::open_slots(const std::vector<std::size_t>& reserved) {
+  for (std::size_t index : reserved) open_slot(index, true);
+}
+
+bool Pool::any_up() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->up; });
+}
+
+bool Pool::attempt_running() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->connecting; });
 }
 
 Error Pool::unavailable_error() const {
@@ -175,17 +236,10 @@ Error Pool::unavailable_error() const {
   return Error{Error::Kind::unavailable, why + " (no connection is up; reconnecting in the background)"};
 }
 
-Error Pool::unavailable_error_now() const {
+Error Pool::unavailable_error_now() {
   std::lock_guard lock(mutex_);
+  outage_.request_failed();
   return unavailable_error();
-}
-
-void Pool::note_error(const std::string& message) {
-  last_error_ = message;
-  if (message != last_logged_) {
-    last_logged_ = message;
-    core::log_warning(message);
-  }
 }
 
 void Pool::post_error(ReplyCallback done, Error error) {
@@ -277,6 +331,7 @@ bool Pool::on_some_connection(const std::function<bool(Connection&)>& attempt) {
 void Pool::wait_or_fail(Waiting& waiting, int round) {
   std::shared_ptr<Connection> up;
   std::optional<Error> error;
+  std::optional<std::size_t> attempt;
   {
     std::lock_guard lock(mutex_);
     if (closed_) {
@@ -285,13 +340,19 @@ void Pool::wait_or_fail(Waiting& waiting, int round) {
       for (const auto& slot : slots_) {
         if (slot->up) up = slot->connection;
       }
-      if (!up && first_attempt_running()) {
-        waiting_.push_back(std::move(waiting));
-        return;
+      if (!up) {
+        attempt = reserve_on_demand();
+        if (attempt_running() && !last_connect_timed_out_) {
+          waiting_.push_back(std::move(waiting));
+        } else {
+          outage_.request_failed();
+          error = unavailable_error();
+        }
       }
-      if (!up) error = unavailable_error();
     }
   }
+  if (attempt) open_slot(*attempt, true);  // after waiting_ has the command
+  if (!up && !error) return;
   // One came up since the caller looked (or closed again: try the rest, a few rounds).
   if (!error && (take(*up, waiting) || on_some_connection([&](Connection& c) { return take(c, waiting); }))) {
     return;
@@ -390,8 +451,8 @@ void Pool::close() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
+    retry_timer_.cancel();
     for (auto& slot : slots_) {
-      slot->retry_timer.cancel();
       slot->up = slot->connecting = false;
       if (slot->connection) connections.push_back(std::move(slot->connection));
       slot->connection.reset();

@@ -7,12 +7,16 @@
 // SUBSCRIBE, SELECT, ...) are refused with Error::refused;
 // dedicated() lends a connection of its own for those.
 //
-// A lost connection is reopened at once, then with exponential backoff (50 ms doubling up to
-// reconnect_backoff_max) while the server refuses. Commands wait only while a first attempt is
-// under way (at start, or right after a loss; bounded by connect_timeout); otherwise, while no
-// connection is up, they fail fast with Error::unavailable carrying the last connect error
-// ("Redis pool 'default' at 127.0.0.1:6379: connection refused; ..."). Every public member is
-// thread-safe; callbacks run on the IO threads, exactly once, and must not throw.
+// A lost connection is reopened at once. While no connection is up, the pool reconnects on
+// demand: a command that finds no connect attempt under way starts one (at most one at a time,
+// kOnDemandSpacing after the last failed one) and waits for it, so the first command after the
+// server comes back succeeds. Without commands, attempts go on in the background with
+// exponential backoff (50 ms doubling up to reconnect_backoff_max). Commands wait for an attempt
+// under way (bounded by connect_timeout) unless the last one timed out (a silent server: they
+// would all wait connect_timeout); otherwise they fail fast with Error::unavailable carrying the
+// last connect error ("Redis pool 'default' at 127.0.0.1:6379: connection refused; ..."). The
+// loss of the server and its return are logged once each (core::ServerOutage). Every public
+// member is thread-safe; callbacks run on the IO threads, exactly once, and must not throw.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -26,7 +30,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/durations.h"
 #include "core/pool_lease.h"
+#include "core/server_outage.h"
 #include "redis/commands.h"
 #include "redis/connection.h"
 #include "redis/error.h"
@@ -82,6 +88,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   using BatchCallback = Connection::BatchCallback;
   using Command = Connection::Command;
   using DedicatedCallback = std::function<void(std::optional<Error>, Dedicated)>;
+  // The least time between a failed connect and one a command starts: short, as a Redis
+  // connect costs the server little, yet no storm of connects while it refuses under load.
+  static constexpr auto kOnDemandSpacing = std::chrono::milliseconds(10);
 
   // UsageError: a URL parse_url rejects (message without the password), size < 1.
   static std::shared_ptr<Pool> create(boost::asio::io_context& io, PoolOptions options);
@@ -128,11 +137,21 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void open_slot(std::size_t index, bool reserved = false);
   void on_connect_result(std::size_t index, const Connection* connection,
                          std::optional<Error> error);
+  // The parts of on_connect_result under mutex_: slots to open now, or waiters to fail.
+  void on_connected(Slot& slot, std::vector<std::size_t>& to_open);
+  void on_connect_failed(Slot& slot, const Error& error);
   void on_connection_lost(std::size_t index, const Connection* connection, const Error& error);
+  // Under mutex_: marks slots opening and returns them; with no connection up, one at most.
+  std::vector<std::size_t> reserve_down_slots(bool all);
+  // Under mutex_: reserves a slot for a connect a command starts, when none is under way and
+  // kOnDemandSpacing has passed since the last failure.
+  std::optional<std::size_t> reserve_on_demand();
+  void on_retry_timer();
+  void open_slots(const std::vector<std::size_t>& reserved);
   void give_back(std::shared_ptr<Connection> connection, bool discard);
-  bool first_attempt_running() const;  // under mutex_
-  Error unavailable_error() const;     // under mutex_
-  void note_error(const std::string& message);  // under mutex_: remembers, logs changes
+  bool any_up() const;                // under mutex_
+  bool attempt_running() const;       // under mutex_
+  Error unavailable_error() const;    // under mutex_
   void post_error(ReplyCallback done, Error error);
   void post_batch_error(BatchCallback done, Error error);
   // Calls `attempt(connection)` on up to `size` connections that are up, in round robin, until
@@ -144,7 +163,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Queues the work on `connection`; false (work untouched) when that one is not open.
   static bool take(Connection& connection, Waiting& waiting);
   static void fail(Waiting& waiting, const Error& error);
-  Error unavailable_error_now() const;  // locks mutex_
+  Error unavailable_error_now();  // locks mutex_; counts a failed command
   Error refused_error(CommandKind kind, std::string_view name) const;
 
   boost::asio::io_context& io_;
@@ -161,11 +180,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::size_t next_slot_ = 0;
   bool started_ = false;
   bool closed_ = false;
+  // Rounds of failed connects since the last success (the background backoff's exponent).
+  int failed_rounds_ = 0;
+  core::Clock::time_point last_failure_at_{};
+  bool last_connect_timed_out_ = false;
+  boost::asio::steady_timer retry_timer_;  // the background retry; touched only under mutex_
+  core::ServerOutage outage_;
   std::uint64_t connects_total_ = 0;
   std::uint64_t connect_failures_total_ = 0;
   std::uint64_t connections_lost_total_ = 0;
   std::string last_error_;
-  std::string last_logged_;
 };
 
 }  // namespace puff::redis

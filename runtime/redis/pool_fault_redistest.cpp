@@ -172,6 +172,75 @@ TEST(RedisPoolFaults, RestartUnderConcurrentLoadAnswersEveryCommandOnce) {
               static_cast<unsigned long long>(pool->stats().connections_lost_total));
 }
 
+// The number after "commands failed meanwhile: " in the log, or -1.
+int failed_meanwhile(const std::string& log) {
+  const std::string marker = "commands failed meanwhile: ";
+  auto at = log.find(marker);
+  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
+}
+
+// Backoff paces connects only while nobody asks: with reconnect_backoff_max at 30 s and the
+// backoff grown to it during the outage, the first command after the restart connects at once
+// and succeeds. The outage is two log lines, whatever the number of failed commands.
+TEST(RedisPoolFaults, FirstCommandAfterRestartSucceedsWithoutWaitingForTheBackoff) {
+  PUFF_REQUIRE_REDIS();
+  ThrowawayRedis server;
+  core::IoThreads io(2);
+  auto options = pool_options("recovery", server.url(), 2);
+  options.reconnect_backoff_max_s = 30;
+  auto pool = Pool::create(io.context(), options);
+  core::testing::CapturedStderr log;
+  ASSERT_FALSE(run(*pool, {"SET", "k", "v"}).error);
+
+  server.stop();
+  int unavailable = 0;
+  for (int i = 0; i < 30; ++i) {  // 30 failed rounds: the backoff is at its 30 s cap
+    auto down = run(*pool, {"GET", "k"});
+    ASSERT_TRUE(down.error);
+    unavailable += down.error->kind == Error::Kind::unavailable;
+    std::this_thread::sleep_for(15ms);
+  }
+  EXPECT_GE(pool->stats().connect_failures_total, 30u);
+  const std::string subject =
+      "Redis pool 'recovery' at 127.0.0.1:" + std::to_string(server.port());
+  EXPECT_EQ(log.lines_with(subject + " lost its server: connection refused"), 1) << log.text();
+  EXPECT_EQ(log.lines_with(subject), 1) << log.text();
+
+  ASSERT_TRUE(server.start());
+  std::this_thread::sleep_for(2 * Pool::kOnDemandSpacing);  // since the last failed connect
+  auto back = run(*pool, {"SET", "k", "after"});
+  ASSERT_FALSE(back.error) << back.error->message;
+  EXPECT_EQ(run(*pool, {"GET", "k"}).reply.str, "after");
+  EXPECT_EQ(log.lines_with(subject + " has its server back after "), 1) << log.text();
+  EXPECT_EQ(log.lines_with(subject), 2) << log.text();
+  EXPECT_EQ(failed_meanwhile(log.text()), unavailable) << log.text();
+  EXPECT_GE(unavailable, 29);  // the first may have met the lost connection
+  EXPECT_EQ(wait_connected(*pool, 2), 2);  // the other slot followed
+}
+
+// A server that accepts connections and never answers: the first command waits for its
+// connect (connect_timeout), the next ones fail fast instead of each waiting as long again.
+TEST(RedisPoolFaults, CommandsStopWaitingForConnectsThatTimeOut) {
+  FakeServer silent([](const std::string&) { return std::string(); });
+  core::IoThreads io(1);
+  auto options = pool_options("silent", silent.url(), 1);
+  options.connect_timeout_s = 1.0;
+  auto pool = Pool::create(io.context(), options);
+  auto first = run(*pool, {"PING"});
+  ASSERT_TRUE(first.error);
+  EXPECT_EQ(first.error->kind, Error::Kind::unavailable);
+  EXPECT_NE(first.error->message.find("timed out after 1 s"), std::string::npos)
+      << first.error->message;
+  for (int i = 0; i < 3; ++i) {
+    const auto started = Clock::now();
+    auto o = run(*pool, {"PING"});
+    EXPECT_LT(Clock::now() - started, 500ms);
+    ASSERT_TRUE(o.error);
+    EXPECT_EQ(o.error->kind, Error::Kind::unavailable);
+  }
+  pool->close();
+}
+
 TEST(RedisPoolFaults, WrongPasswordIsOneClearErrorWithoutThePassword) {
   PUFF_REQUIRE_REDIS();
   ThrowawayRedis server("--requirepass s3cret-pw");

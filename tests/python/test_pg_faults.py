@@ -1,85 +1,22 @@
 """Faults that need a server of their own: PostgreSQL restarted under a running puff, and
-password authentication. The module starts its own throwaway cluster with
-scripts/lib/servers.sh (the shared one of $TEST_POSTGRES_URL serves other tests and must not be
-stopped, and it trusts every login)."""
+password authentication, on a throwaway cluster of the module's own (pg_support)."""
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from django_support import write_django_project
+from pg_support import SERVERS_SH, throwaway_cluster
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVERS_SH = ROOT / "scripts" / "lib" / "servers.sh"
 PASSWORD_ROLE, PASSWORD = "puff_pw", "right-password"
-
-
-class Cluster:
-    """A throwaway PostgreSQL cluster: stop/start it for real, run SQL with psql."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        out = self._sh('start_test_postgres "$1" && echo "$TEST_POSTGRES_URL" && pg_bindir',
-                       directory).splitlines()
-        self.url, self.bindir = out[-2], out[-1]
-        self.port = urlparse(self.url).port
-
-    def _sh(self, script, *args):
-        done = subprocess.run(["bash", "-c", f'source "$0" && {script}', SERVERS_SH, *args],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"{script}: {done.stdout}{done.stderr}"
-        return done.stdout
-
-    def stop(self):
-        self._sh('stop_test_postgres "$1" fast', self.directory)
-
-    def start(self):
-        self._sh('run_test_postgres "$1" "$2"', self.directory, str(self.port))
-
-    def sql(self, query):
-        done = subprocess.run([f"{self.bindir}/psql", self.url, "-X", "-At", "-v",
-                               "ON_ERROR_STOP=1", "-c", query],
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    def backends(self, application_name):
-        return int(self.sql("select count(*) from pg_stat_activity "
-                            f"where application_name = '{application_name}'"))
-
-    def require_password_for(self, role, password):
-        """`role` logs in over TCP with SCRAM; every other login stays trusted."""
-        self.sql(f"drop role if exists {role}; create role {role} login password '{password}'")
-        hba = Path(self.directory) / "data" / "pg_hba.conf"
-        # Written in place: the file keeps its owner (the server's user).
-        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-        self.sql("select pg_reload_conf()")
-
-    def remove(self):
-        self._sh('stop_test_postgres "$1" immediate || true', self.directory)
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    if shutil.which("bash") is None:
-        pytest.skip("needs bash for scripts/lib/servers.sh")
-    work = tempfile.mkdtemp(prefix="puff-pg-faults.")
-    os.chmod(work, 0o755)  # the cluster runs as `postgres` when we are root
-    server = None
-    try:
-        server = Cluster(os.path.join(work, "postgres"))
+    with throwaway_cluster("puff-pg-faults.") as server:
         server.require_password_for(PASSWORD_ROLE, PASSWORD)
         yield server
-    finally:
-        if server:
-            server.remove()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_for_backends(cluster, application_name, count, limit=5.0):
