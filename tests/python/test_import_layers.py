@@ -29,7 +29,7 @@ WALKED = ("django_puff", "psycopg_shim", "runtime", "tests", "examples")
 SHARED_ROOTS = (ROOT, ROOT / "psycopg_shim")
 SKIPPED_DIRS = {"__pycache__", "build", "node_modules"}
 # The C++ extension modules (psycopg2._psycopg, puff, ...): imported, they import nothing back.
-NATIVE_SOURCES = ("runtime", "psycopg_shim/native")
+NATIVE_SOURCES = ("runtime", "psycopg_shim/native", "django_puff/redis/native")
 _NATIVE_MODULE_DEF = re.compile(r'PyModuleDef_HEAD_INIT,\s*"([\w.]+)"')
 
 
