@@ -180,43 +180,44 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
   // Slots for the old and the new workers together while a reload overlaps them.
   auto balance = config.http.workers > 1 ? http::AcceptBalance::create(2 * config.http.workers)
                                          : nullptr;
-  auto serve = [&](int listen_fd, int worker, int slot) {
-    wsgi::register_builtin({.http = config.http, .app = app, .label = kLabel,
-                            .listen_fd = listen_fd, .worker = worker,
-                            .accept_balance = slot >= 0 ? balance : nullptr,
-                            .balance_slot = slot});
+  auto serve = [&](int listen_fd, const WorkerSeat& seat) {
+    wsgi::register_builtin({.http = config.http,
+                            .app = app,
+                            .label = kLabel,
+                            .listen_fd = listen_fd,
+                            .worker = seat.index,
+                            .accept_balance = seat.slot >= 0 ? balance : nullptr,
+                            .balance_slot = seat.slot,
+                            .ready_fd = seat.ready_fd});
     return run_entry(run_context, {.label = kLabel,
                                    .target = "_puff_wsgi:serve",
                                    .argv = {kLabel},
                                    .watchdog = true,
                                    .prepare = wsgi::prepare_app});
   };
-  if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0, -1);
+  if (config.http.workers == 1 && !config.http.reload) return serve(-1, {});
 
-  // Several workers: the supervisor (no Python in it) opens the socket they all accept on.
+  // Several workers: the supervisor (no Python in it) opens the socket they all accept on,
+  // and announces the server once its workers accept (the application loads).
   int listen_fd = -1;
   std::string listen_problem = http::open_listener(config.http.bind, 1024, &listen_fd);
   if (!listen_problem.empty()) {
     std::cerr << kLabel << ": " << listen_problem << "\n";
     return 1;
   }
-  std::string address = http::listener_address(listen_fd);
-  std::cerr << kLabel << ": serving " << (app.empty() ? std::string("the Django project") : app)
-            << " on " << address << " (pid " << getpid() << ", " << config.http.workers
-            << (config.http.workers == 1 ? " worker" : " workers")
-            << (config.http.reload ? ", reloading on changes" : "") << "; Ctrl-C to stop)"
-            << std::endl;
-  int code = supervise_workers({.count = config.http.workers,
-                                .listen_fd = listen_fd,
-                                .graceful_timeout_s = config.http.graceful_timeout_s,
-                                .label = kLabel,
-                                .watch_dir = config.http.reload ? config.project_dir : "",
-                                .balance = balance},
-                               [&](int index, int slot) { return serve(listen_fd, index, slot); });
-  std::string unix_path = http::listener_unix_path(listen_fd);
-  close(listen_fd);
-  if (!unix_path.empty()) unlink(unix_path.c_str());
-  return code;
+  std::string announce = "serving " + (app.empty() ? std::string("the Django project") : app) +
+                         " on " + http::listener_address(listen_fd) + " (pid " +
+                         std::to_string(getpid()) + ", " + std::to_string(config.http.workers) +
+                         (config.http.workers == 1 ? " worker" : " workers") +
+                         (config.http.reload ? ", reloading on changes" : "") + "; Ctrl-C to stop)";
+  return supervise_workers({.count = config.http.workers,
+                            .listen_fd = listen_fd,
+                            .graceful_timeout_s = config.http.graceful_timeout_s,
+                            .label = kLabel,
+                            .announce = announce,
+                            .watch_dir = config.http.reload ? config.project_dir : "",
+                            .balance = balance},
+                           [&](const WorkerSeat& seat) { return serve(listen_fd, seat); });
 }
 
 }  // namespace puff::cli

@@ -137,6 +137,16 @@ void say(const std::string& line) {
   (void)ignored;
 }
 
+// The supervisor waits for this before it announces the server, starts the other workers of
+// a generation, or stops the workers a reload replaces.
+void tell_supervisor(int ready_fd) {
+  if (ready_fd < 0) return;
+  auto pid = static_cast<std::int32_t>(::getpid());
+  ssize_t ignored = ::write(ready_fd, &pid, sizeof pid);
+  (void)ignored;
+  ::close(ready_fd);
+}
+
 bool is_stop_request() {
   return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
          PyErr_ExceptionMatches(PyExc_SystemExit);
@@ -203,6 +213,7 @@ PyObject* serve(PyObject*, PyObject*) {
   if (config.worker > 0) {
     say("worker " + std::to_string(config.worker) + " (pid " + std::to_string(::getpid()) +
         ") accepts connections");
+    tell_supervisor(config.ready_fd);
   } else {
     say("serving " + (config.app.empty() ? std::string("the Django project") : config.app) +
         " on " + server.address() + " (pid " + std::to_string(::getpid()) + "; Ctrl-C to stop)");

@@ -1,6 +1,7 @@
 // The reading half of a Connection, its timers and its closing. See connection.h.
 #include "http/detail/connection.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 
 #include "core/durations.h"
@@ -19,6 +20,9 @@ constexpr std::size_t kDrainChunk = 64 * 1024;
 // closing is cheaper.
 constexpr std::uint64_t kMaxDrainBytes = 1024 * 1024;
 constexpr double kLingerSeconds = 2.0;
+// When the server stops, an idle connection waits this long (at most its keep-alive or header
+// timeout) for a request its client may have sent already: closing at once would lose it.
+constexpr double kStopGraceSeconds = 1.0;
 
 }  // namespace
 
@@ -40,19 +44,19 @@ void Connection::start() {
 
 void Connection::begin_shutdown() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->closed_) return;
-    boost::system::error_code ec;
-    bool idle = self->exchanges_.empty() && !self->reading_body_of_;
-    bool arriving = self->head_started_ || self->reader_.buffered() > 0 ||
-                    self->socket_.available(ec) > 0;
-    if (idle && arriving && self->accepting_requests_) {
-      // A request is on its way: answer it (with Connection: close), then close; closing
-      // now would lose it. header_timeout still bounds a client that never finishes it.
-      self->stop_after_next_ = true;
+    if (self->closed_ || self->lingering_ || !self->accepting_requests_) return;
+    const ExchangeState* last = self->exchanges_.empty() ? nullptr : self->exchanges_.back().get();
+    if (last && !last->head_queued) {
+      self->accepting_requests_ = false;  // its response says Connection: close
       return;
     }
-    self->accepting_requests_ = false;
-    if (idle) self->close_now();
+    // Idle, or the last response already promised keep-alive: the client may have sent its
+    // next request already. Answer it (with Connection: close), then close; a client that sends
+    // nothing is closed after a short grace (header_timeout bounds one that starts a head).
+    self->stop_after_next_ = true;
+    if (!last && !self->reading_body_of_ && !self->head_started_ && self->reader_.buffered() == 0) {
+      self->arm_idle_timer();
+    }
   });
 }
 
@@ -94,11 +98,16 @@ void Connection::parse_head() {
       break;
   }
   if (reader_.buffered() == 0 && exchanges_.empty() && read_timer_kind_ == ReadTimer::none) {
-    arm_read_timer(first_request_ ? ReadTimer::header : ReadTimer::keepalive,
-                   first_request_ ? server_->options.header_timeout_s
-                                  : server_->options.keepalive_timeout_s);
+    arm_idle_timer();
   }
   read_socket();
+}
+
+void Connection::arm_idle_timer() {
+  double seconds =
+      first_request_ ? server_->options.header_timeout_s : server_->options.keepalive_timeout_s;
+  if (stop_after_next_) seconds = std::min(seconds, kStopGraceSeconds);
+  arm_read_timer(first_request_ ? ReadTimer::header : ReadTimer::keepalive, seconds);
 }
 
 void Connection::dispatch_head(RequestReader::Head next) {

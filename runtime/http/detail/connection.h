@@ -57,6 +57,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void continue_reading();
   void parse_head();
+  void arm_idle_timer();  // waiting for the next request (header, keep-alive or stop grace)
   void dispatch_head(RequestReader::Head next);
   void reject_head(const RequestHead& parsed, const HeadVerdict& verdict);
   void pump_body();
@@ -98,7 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_eof_ = false;
   std::atomic<bool> client_gone_{false};  // read_eof_ or closed_, for other threads
   bool accepting_requests_ = true;
-  bool stop_after_next_ = false;  // shutting down: answer the request arriving, then close
+  bool stop_after_next_ = false;  // shutting down: answer the next request, then close
   std::deque<std::shared_ptr<ExchangeState>> exchanges_;  // front: the response being written
 
   bool writing_ = false;
