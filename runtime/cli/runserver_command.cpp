@@ -92,6 +92,9 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
         whole("--max-header-fields", flags.max_header_fields, 1, 65536, http.max_header_fields),
         whole("--max-body-bytes", flags.max_body_bytes, std::int64_t{1}, std::int64_t{1} << 40,
               http.max_body_bytes),
+        whole("--body-buffer-bytes", flags.body_buffer_bytes, std::int64_t{0},
+              std::int64_t{1} << 30, http.body_buffer_bytes),
+        whole("--min-body-rate", flags.min_body_rate, 0, 1 << 30, http.min_body_rate),
         seconds("--header-timeout", flags.header_timeout, false, http.header_timeout_s),
         seconds("--keepalive-timeout", flags.keepalive_timeout, false, http.keepalive_timeout_s),
         seconds("--idle-timeout", flags.idle_timeout, false, http.idle_timeout_s),
@@ -132,6 +135,10 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                       "header lines per request at most (else 431)");
   command->add_option("--max-body-bytes", flags.max_body_bytes,
                       "request body at most (else 413)");
+  command->add_option("--body-buffer-bytes", flags.body_buffer_bytes,
+                      "a request body is read ahead up to this before the application runs");
+  command->add_option("--min-body-rate", flags.min_body_rate,
+                      "bytes/s a request body must keep up over 10 s, else 408 (0: no floor)");
   command->add_option("--header-timeout", flags.header_timeout,
                       "seconds for a whole request head to arrive");
   command->add_option("--keepalive-timeout", flags.keepalive_timeout,

@@ -19,6 +19,24 @@ struct ExchangeObject {
   PyObject_HEAD
   // Owned; heap so the struct stays a C layout. nullptr once released.
   std::shared_ptr<http::Exchange>* exchange;
+  std::shared_ptr<AdmissionSlot>* slot;
+};
+
+// While a read or a send waits on the client, the request does not count as running.
+class ClientWait {
+ public:
+  ClientWait(PyObject* self, bool on_client)
+      : slot_(on_client ? *reinterpret_cast<ExchangeObject*>(self)->slot : nullptr) {
+    if (slot_) slot_->client_wait_begins();
+  }
+  ~ClientWait() {
+    if (slot_) slot_->client_wait_ends();
+  }
+  ClientWait(const ClientWait&) = delete;
+  ClientWait& operator=(const ClientWait&) = delete;
+
+ private:
+  std::shared_ptr<AdmissionSlot> slot_;
 };
 
 PyObject* g_client_disconnected = nullptr;  // owned by the module
@@ -39,6 +57,8 @@ void release_exchange(ExchangeObject* object) {
   if (!object->exchange) return;
   delete object->exchange;  // an unfinished response is ended by ~http::Exchange
   object->exchange = nullptr;
+  delete object->slot;
+  object->slot = nullptr;
   --g_active;
 }
 
@@ -76,6 +96,7 @@ PyObject* exchange_read(PyObject* self, PyObject* size_object) {
   if (size <= 0) return PyBytes_FromStringAndSize("", 0);
   auto result = std::make_shared<http::BodyRead>();
   std::shared_ptr<http::Exchange> exchange = *live;
+  ClientWait on_client(self, exchange->body_pending());
   bool waited = python::wait_native([&](Completion done) {
     exchange->read_body(static_cast<std::size_t>(size), [result, done](http::BodyRead read) {
       *result = std::move(read);
@@ -172,6 +193,7 @@ PyObject* exchange_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
   }
   auto ok = std::make_shared<bool>(false);
+  ClientWait on_client(self, exchange->send_would_wait(body.size()));
   bool waited = python::wait_native([&](Completion done) {
     exchange->send(std::move(head), std::move(body), false, [ok, done](bool written) {
       *ok = written;
@@ -258,10 +280,12 @@ bool add_exchange_type(PyObject* module) {
   return PyModule_AddObjectRef(module, "ClientDisconnected", g_client_disconnected) == 0;
 }
 
-PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange) {
+PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange,
+                          std::shared_ptr<AdmissionSlot> slot) {
   auto* object = PyObject_New(ExchangeObject, &exchange_type);
   if (!object) return {};
   object->exchange = new std::shared_ptr<http::Exchange>(std::move(exchange));
+  object->slot = new std::shared_ptr<AdmissionSlot>(std::move(slot));
   ++g_active;
   return PyRef::steal(reinterpret_cast<PyObject*>(object));
 }
