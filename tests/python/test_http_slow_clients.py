@@ -56,6 +56,16 @@ def test_the_application_runs_once_the_body_is_in(puff_bin):
             assert Reader(sock).response().body == b"y" * 3000 + b"|eof=b''"
 
 
+def test_a_body_cut_short_while_read_ahead_is_answered_at_once(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi",
+                       "wsgi_apps.apps:app") as server, server.connect() as sock:
+        sock.sendall(request_bytes("POST", "/echo?all", [("Content-Length", "100")]) + b"x" * 10)
+        sock.shutdown(socket.SHUT_WR)  # no more body: the application never ran, the server says
+        response = Reader(sock).response()
+        assert response.status == 400, response
+        assert b"before the end of the request body" in response.body
+
+
 def answered(sock):
     """Whether response bytes (or the close) wait on `sock`, without reading them."""
     return bool(select.select([sock], [], [], 0)[0])

@@ -320,7 +320,9 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
       std::shared_ptr<ExchangeState> ex = reading_body_of_;
       reading_body_of_.reset();
       reader_.abandon();
-      fail_body(*ex, "the client closed the connection before the end of the request body");
+      const char* why = "the client closed the connection before the end of the request body";
+      fail_body(*ex, why);
+      if (ex->prebuffering) fail_request(ex, 400, "Bad Request", why);  // no handler to answer
     }
     if (ec != asio::error::eof || exchanges_.empty()) {
       close_now();  // reset or nothing in flight: nobody is left to answer
