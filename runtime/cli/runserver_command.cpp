@@ -95,6 +95,9 @@ std::string apply_flags(const RunserverFlags& flags, const std::string& project_
         whole("--max-header-fields", flags.max_header_fields, 1, 65536, http.max_header_fields),
         whole("--max-body-bytes", flags.max_body_bytes, std::int64_t{1}, std::int64_t{1} << 40,
               http.max_body_bytes),
+        whole("--body-buffer-bytes", flags.body_buffer_bytes, std::int64_t{0},
+              std::int64_t{1} << 30, http.body_buffer_bytes),
+        whole("--min-body-rate", flags.min_body_rate, 0, 1 << 30, http.min_body_rate),
         seconds("--header-timeout", flags.header_timeout, false, http.header_timeout_s),
         seconds("--keepalive-timeout", flags.keepalive_timeout, false, http.keepalive_timeout_s),
         seconds("--idle-timeout", flags.idle_timeout, false, http.idle_timeout_s),
@@ -135,6 +138,10 @@ CLI::App* add_runserver_command(CLI::App& app, RunserverFlags& flags) {
                       "header lines per request at most (else 431)");
   command->add_option("--max-body-bytes", flags.max_body_bytes,
                       "request body at most (else 413)");
+  command->add_option("--body-buffer-bytes", flags.body_buffer_bytes,
+                      "a request body is read ahead up to this before the application runs");
+  command->add_option("--min-body-rate", flags.min_body_rate,
+                      "bytes/s a request body must keep up over 10 s, else 408 (0: no floor)");
   command->add_option("--header-timeout", flags.header_timeout,
                       "seconds for a whole request head to arrive");
   command->add_option("--keepalive-timeout", flags.keepalive_timeout,
@@ -183,11 +190,15 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
   // Slots for the old and the new workers together while a reload overlaps them.
   auto balance = config.http.workers > 1 ? http::AcceptBalance::create(2 * config.http.workers)
                                          : nullptr;
-  auto serve = [&](int listen_fd, int worker, int slot) {
-    wsgi::register_builtin({.http = config.http, .app = app, .label = kLabel,
-                            .listen_fd = listen_fd, .worker = worker,
-                            .accept_balance = slot >= 0 ? balance : nullptr,
-                            .balance_slot = slot});
+  auto serve = [&](int listen_fd, const WorkerSeat& seat) {
+    wsgi::register_builtin({.http = config.http,
+                            .app = app,
+                            .label = kLabel,
+                            .listen_fd = listen_fd,
+                            .worker = seat.index,
+                            .accept_balance = seat.slot >= 0 ? balance : nullptr,
+                            .balance_slot = seat.slot,
+                            .ready_fd = seat.ready_fd});
     int code = run_entry(run_context, {.label = kLabel,
                                        .target = "_puff_wsgi:serve",
                                        .argv = {kLabel},
@@ -196,32 +207,29 @@ int run_runserver(const RunContext& context, const RunserverFlags& flags) {
     http::flush_access_log();  // the IO threads are gone: every line is in
     return code;
   };
-  if (config.http.workers == 1 && !config.http.reload) return serve(-1, 0, -1);
+  if (config.http.workers == 1 && !config.http.reload) return serve(-1, {});
 
-  // Several workers: the supervisor (no Python in it) opens the socket they all accept on.
+  // Several workers: the supervisor (no Python in it) opens the socket they all accept on,
+  // and announces the server once its workers accept (the application loads).
   int listen_fd = -1;
   std::string listen_problem = http::open_listener(config.http.bind, 1024, &listen_fd);
   if (!listen_problem.empty()) {
     std::cerr << kLabel << ": " << listen_problem << "\n";
     return 1;
   }
-  std::string address = http::listener_address(listen_fd);
-  std::cerr << kLabel << ": serving " << (app.empty() ? std::string("the Django project") : app)
-            << " on " << address << " (pid " << getpid() << ", " << config.http.workers
-            << (config.http.workers == 1 ? " worker" : " workers")
-            << (config.http.reload ? ", reloading on changes" : "") << "; Ctrl-C to stop)"
-            << std::endl;
-  int code = supervise_workers({.count = config.http.workers,
-                                .listen_fd = listen_fd,
-                                .graceful_timeout_s = config.http.graceful_timeout_s,
-                                .label = kLabel,
-                                .watch_dir = config.http.reload ? config.project_dir : "",
-                                .balance = balance},
-                               [&](int index, int slot) { return serve(listen_fd, index, slot); });
-  std::string unix_path = http::listener_unix_path(listen_fd);
-  close(listen_fd);
-  if (!unix_path.empty()) unlink(unix_path.c_str());
-  return code;
+  std::string announce = "serving " + (app.empty() ? std::string("the Django project") : app) +
+                         " on " + http::listener_address(listen_fd) + " (pid " +
+                         std::to_string(getpid()) + ", " + std::to_string(config.http.workers) +
+                         (config.http.workers == 1 ? " worker" : " workers") +
+                         (config.http.reload ? ", reloading on changes" : "") + "; Ctrl-C to stop)";
+  return supervise_workers({.count = config.http.workers,
+                            .listen_fd = listen_fd,
+                            .graceful_timeout_s = config.http.graceful_timeout_s,
+                            .label = kLabel,
+                            .announce = announce,
+                            .watch_dir = config.http.reload ? config.project_dir : "",
+                            .balance = balance},
+                           [&](const WorkerSeat& seat) { return serve(listen_fd, seat); });
 }
 
 Command runserver_command() {

@@ -26,6 +26,8 @@ struct RunserverFlags {
   std::optional<std::int64_t> max_header_bytes;
   std::optional<int> max_header_fields;
   std::optional<std::int64_t> max_body_bytes;
+  std::optional<std::int64_t> body_buffer_bytes;
+  std::optional<int> min_body_rate;
   std::optional<double> header_timeout;
   std::optional<double> keepalive_timeout;
   std::optional<double> idle_timeout;

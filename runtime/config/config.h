@@ -65,6 +65,9 @@ struct HttpConfig {
   std::int64_t max_header_bytes = 64 * 1024;
   int max_header_fields = 100;  // header field lines per request (a flood of names costs CPU)
   std::int64_t max_body_bytes = 100 * 1024 * 1024;
+  // Read ahead before the application runs: a slow client holds a buffer, not a request slot.
+  std::int64_t body_buffer_bytes = 1024 * 1024;
+  int min_body_rate = 1024;  // bytes/s a request body must keep up over 10 s (else 408); 0: off
   double request_timeout_s = 60.0;
   double keepalive_timeout_s = 5.0;
   double idle_timeout_s = 60.0;

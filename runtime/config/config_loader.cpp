@@ -23,9 +23,9 @@ constexpr std::array<std::string_view, 9> kTopKeys = {
     "postgres", "redis", "commands"};
 constexpr std::array<std::string_view, 4> kRuntimeKeys = {"io_threads", "blocking_threads",
                                                           "watchdog_ms", "log_level"};
-constexpr std::array<std::string_view, 17> kHttpKeys = {
+constexpr std::array<std::string_view, 19> kHttpKeys = {
     "bind", "workers", "reload", "static", "max_header_bytes", "max_header_fields",
-    "max_body_bytes",
+    "max_body_bytes", "body_buffer_bytes", "min_body_rate",
     "request_timeout", "keepalive_timeout", "idle_timeout", "header_timeout",
     "graceful_timeout", "max_connections", "pipeline_depth",
     "max_active_requests", "access_log", "trusted_proxies"};
@@ -97,6 +97,8 @@ void read_http(const std::string& file, const toml::table& table, const std::str
   reader.read_int64("max_header_bytes", http.max_header_bytes, {1024, 16 << 20});
   reader.read_int("max_header_fields", http.max_header_fields, {1, 65536});
   reader.read_int64("max_body_bytes", http.max_body_bytes, {1, std::int64_t{1} << 40});
+  reader.read_int64("body_buffer_bytes", http.body_buffer_bytes, {0, std::int64_t{1} << 30});
+  reader.read_int("min_body_rate", http.min_body_rate, {0, 1 << 30});
   reader.read_seconds("request_timeout", http.request_timeout_s, false);
   reader.read_seconds("keepalive_timeout", http.keepalive_timeout_s, false);
   reader.read_seconds("idle_timeout", http.idle_timeout_s, false);

@@ -35,6 +35,8 @@ static = []               # "URL=DIR" mounts, DIR relative to project_dir
 max_header_bytes = 65536
 max_header_fields = 100   # header lines per request; more -> 431 (1..65536)
 max_body_bytes = 104857600
+body_buffer_bytes = 1048576  # a body is read ahead up to this before the application runs
+min_body_rate = 1024      # bytes/s a body must keep up over 10 s, else 408 (0: no floor)
 request_timeout = 60.0
 keepalive_timeout = 5.0
 idle_timeout = 60.0

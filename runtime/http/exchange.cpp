@@ -1,6 +1,7 @@
 #include "http/exchange.h"
 
 #include "http/detail/connection.h"
+#include "http/detail/exchange_state.h"
 
 namespace puff::http {
 
@@ -29,5 +30,13 @@ void Exchange::send_file(ResponseHead head, std::shared_ptr<FileSegment> file,
 void Exchange::abort() { connection_->abort(state_); }
 
 bool Exchange::client_gone() const { return connection_->client_gone(); }
+
+bool Exchange::body_pending() const { return !state_->body_in.load(std::memory_order_relaxed); }
+
+// As Connection::do_send decides (the unsent bytes only shrink meanwhile: a send this says
+// will not wait does not).
+bool Exchange::send_would_wait(std::size_t bytes) const {
+  return state_->unsent.load(std::memory_order_relaxed) + bytes > kSendBufferBytes;
+}
 
 }  // namespace puff::http

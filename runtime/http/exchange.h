@@ -21,6 +21,10 @@ struct ExchangeState;
 
 class Exchange {
  public:
+  // Response bytes the connection holds for an exchange beyond what the socket took: a send()
+  // within it is done once queued, past it once written.
+  static constexpr std::size_t kSendBufferBytes = 64 * 1024;
+
   Exchange(std::shared_ptr<detail::Connection> connection,
            std::shared_ptr<detail::ExchangeState> state);
   // A response the handler did not finish is ended here: a 500 when nothing was sent yet,
@@ -31,14 +35,16 @@ class Exchange {
 
   const RequestHead& request() const;
 
-  // Up to `max_bytes` of the request body (at least one byte unless eof or error). The socket
-  // is read only while someone asks: a handler that reads slowly slows the client down. With
-  // "Expect: 100-continue", the first call sends "100 Continue".
+  // Up to `max_bytes` of the request body (at least one byte unless eof or error). The server
+  // reads up to body_buffer_bytes ahead before the handler gets the request; beyond that the
+  // socket is read only while someone asks: a handler that reads slowly slows the client down.
+  // With "Expect: 100-continue", "100 Continue" is sent when that reading starts.
   void read_body(std::size_t max_bytes, BodyCallback done);
 
   // Queues response bytes: `head` with the first call only; `last` ends the response. The body
   // is framed by the server (Content-Length as the head says, else chunked; nothing for HEAD
-  // and 1xx/204/304). `done(true)` once the bytes were written to the socket.
+  // and 1xx/204/304). `done(true)` once the bytes were written to the socket, or (not `last`)
+  // at once when they fit the send buffer; a write that fails later closes the connection.
   void send(std::optional<ResponseHead> head, std::string body, bool last, SendCallback done);
 
   // Ends the response with `head` and the file segment, sent with sendfile(2) (HEAD: the head
@@ -51,6 +57,12 @@ class Exchange {
   // Any thread: the client closed (or half-closed) its side, or the connection is closed. A
   // request still waiting to run can then be dropped: nobody will read its response.
   bool client_gone() const;
+
+  // Any thread, to tell waiting on the client from work: whether read_body() may wait for the
+  // client (the body has not all arrived), and whether send() of `bytes` more would (the bytes
+  // not yet written would pass kSendBufferBytes).
+  bool body_pending() const;
+  bool send_would_wait(std::size_t bytes) const;
 
  private:
   std::shared_ptr<detail::Connection> connection_;

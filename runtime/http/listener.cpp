@@ -1,5 +1,6 @@
 #include "http/listener.h"
 
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -107,6 +108,17 @@ std::string listener_address(int fd) {
 std::string listener_unix_path(int fd) {
   std::string address = listener_address(fd);
   return address.rfind("unix:", 0) == 0 ? address.substr(5) : "";
+}
+
+void stop_new_connections(int fd) {
+  std::string unix_path = listener_unix_path(fd);
+  if (!unix_path.empty()) {
+    ::unlink(unix_path.c_str());
+    return;
+  }
+  sock_filter drop_all[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+  sock_fprog program{1, drop_all};
+  ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
 }
 
 }  // namespace puff::http

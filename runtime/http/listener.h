@@ -17,4 +17,10 @@ std::string listener_address(int fd);
 // The path of a unix listening socket, "" for TCP.
 std::string listener_unix_path(int fd);
 
+// The start of a stop: the kernel completes no new connections on `fd` while those already in
+// its backlog can still be accepted (closing would reset them). TCP: a socket filter drops new
+// SYNs, so their clients are refused once the socket closes (at their first retry, ~1 s);
+// unix: the socket file is removed. For every process sharing the socket.
+void stop_new_connections(int fd);
+
 }  // namespace puff::http

@@ -18,6 +18,10 @@ struct ServerOptions {
   std::uint64_t max_header_bytes = 64 * 1024;  // request line + headers; more -> 431
   std::uint32_t max_header_fields = 100;       // header field lines; more -> 431
   std::uint64_t max_body_bytes = 100 * 1024 * 1024;  // more -> 413
+  // A request body is read ahead up to this much before the handler gets the request, so that
+  // a slow client costs a buffer rather than a running request (0: the handler gets the head).
+  std::uint64_t body_buffer_bytes = 1024 * 1024;
+  double min_body_rate = 1024;        // bytes/s a body must keep up (see body_pace.h); 0: no floor
   double header_timeout_s = 10.0;     // the whole head must arrive in this time (slowloris)
   double keepalive_timeout_s = 5.0;   // an idle keep-alive connection is closed after this
   double idle_timeout_s = 60.0;       // a body read or a response write without progress

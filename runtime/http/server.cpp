@@ -73,8 +73,8 @@ void ServerState::accept_next() {
   acceptor.async_accept(
       asio::make_strand(io),
       [self = shared_from_this()](const boost::system::error_code& ec, Socket socket) {
-        if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-        if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+        if (ec && self->acceptor.is_open()) {
           // EMFILE and friends: say so and keep accepting (after a pause, so it does not spin).
           core::log_warning("http: accept failed: ", ec.message());
           auto timer = std::make_shared<asio::steady_timer>(self->acceptor.get_executor(),
@@ -84,7 +84,8 @@ void ServerState::accept_next() {
           });
           return;
         }
-        self->start_connection(std::move(socket));
+        // Accepted before the listener closed (a stop): still answered, as the backlog is.
+        if (!ec) self->start_connection(std::move(socket));
         self->accept_next();
       });
 }
@@ -136,9 +137,9 @@ void ServerState::start_connection(Socket socket) {
                                                  std::move(peer), id);
   {
     std::lock_guard<std::mutex> lock(mutex);
-    // Until the listener closes, connections are still taken during the shutdown (the kernel
-    // accepted them), each to answer one request.
-    if (closing_all || (shutting_down && !acceptor.is_open())) return;  // closes with `connection`
+    // During the shutdown, connections are still taken (the kernel accepted them), each to
+    // answer one request.
+    if (closing_all) return;  // closes with `connection`
     stopping = shutting_down;
     connections.emplace(id, connection);
     publish_open_locked();
@@ -158,6 +159,12 @@ void ServerState::publish_open_locked() {
 // connections (accepted by the kernel: their clients may have sent a request that closing the
 // listener would reset), each to answer one request, then closes the listener.
 void ServerState::shut_down(std::function<void()> when_drained) {
+  // First no new ones: then the backlog taken below is all there is. (Workers share their
+  // supervisor's socket: it does this on a stop, and not on a reload.)
+  if (owns_listener && acceptor.is_open()) {
+    stop_new_connections(acceptor.native_handle());
+    unix_path.clear();  // removed
+  }
   take_waiting(options.backlog, /*during_shutdown=*/true);  // no-op once closed
   close_listener();
   bool empty;
@@ -233,6 +240,7 @@ std::string Server::start() {
   }
   state.address = listener_address(fd);
   // The listener's owner removes a unix socket's file (a worker's supervisor does it).
+  state.owns_listener = owned;
   if (owned) state.unix_path = listener_unix_path(fd);
   if (state.options.accept_balance) {
     state.options.accept_balance->publish(state.options.balance_slot, 0);

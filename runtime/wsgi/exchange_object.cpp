@@ -18,6 +18,7 @@ using python::PyRef;
 // A request in flight: `exchange` is reset once the request has ended (release()).
 struct ExchangeState {
   std::shared_ptr<http::Exchange> exchange;
+  std::shared_ptr<AdmissionSlot> slot;  // left while a read or send waits on the client
   ~ExchangeState();
 };
 
@@ -28,10 +29,28 @@ int g_active = 0;  // exchanges not released yet
 void release_exchange(ExchangeState& state) {
   if (!state.exchange) return;
   state.exchange.reset();  // an unfinished response is ended by ~http::Exchange
+  state.slot.reset();
   --g_active;
 }
 
 ExchangeState::~ExchangeState() { release_exchange(*this); }
+
+// While a read or a send waits on the client, the request does not count as running.
+class ClientWait {
+ public:
+  ClientWait(PyObject* self, bool on_client)
+      : slot_(on_client ? python::state_of<ExchangeState>(self).slot : nullptr) {
+    if (slot_) slot_->client_wait_begins();
+  }
+  ~ClientWait() {
+    if (slot_) slot_->client_wait_ends();
+  }
+  ClientWait(const ClientWait&) = delete;
+  ClientWait& operator=(const ClientWait&) = delete;
+
+ private:
+  std::shared_ptr<AdmissionSlot> slot_;
+};
 
 // The request's exchange, or nullptr with ClientDisconnected set once the request has ended
 // (an application that kept wsgi.input and reads it later).
@@ -71,6 +90,7 @@ PyObject* exchange_read(PyObject* self, PyObject* size_object) {
   std::shared_ptr<http::Exchange> exchange = live_exchange(self);
   if (!exchange) return nullptr;
   if (size <= 0) return PyBytes_FromStringAndSize("", 0);
+  ClientWait on_client(self, exchange->body_pending());
   auto read = python::await_native<http::BodyRead>([&](auto deliver) {
     exchange->read_body(static_cast<std::size_t>(size), std::move(deliver));
   });
@@ -161,6 +181,7 @@ PyObject* exchange_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
     exchange->send(std::move(head), std::move(body), true, nullptr);
     Py_RETURN_TRUE;
   }
+  ClientWait on_client(self, exchange->send_would_wait(body.size()));
   auto written = python::await_native<bool>([&](auto deliver) {
     exchange->send(std::move(head), std::move(body), false, std::move(deliver));
   });
@@ -242,9 +263,11 @@ void add_exchange_type(PyObject* module) {
   python::add_object(module, "ClientDisconnected", g_client_disconnected.get());
 }
 
-PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange) {
+PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange,
+                          std::shared_ptr<AdmissionSlot> slot) {
   auto state = std::make_unique<ExchangeState>();
   state->exchange = std::move(exchange);
+  state->slot = std::move(slot);
   ++g_active;
   return python::make_native(exchange_type, std::move(state));
 }

@@ -7,6 +7,7 @@
 
 #include "http/exchange.h"
 #include "python/pyref.h"
+#include "wsgi/admission.h"
 
 namespace puff::wsgi {
 
@@ -14,8 +15,10 @@ namespace puff::wsgi {
 // ErrorAlreadySet.
 void add_exchange_type(PyObject* module);
 
-// A new Exchange object for `exchange`. GIL held; throws ErrorAlreadySet.
-python::PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange);
+// A new Exchange object for `exchange`; its reads and sends that wait on the client leave
+// `slot` meanwhile (see admission.h). GIL held; throws ErrorAlreadySet.
+python::PyRef new_exchange_object(std::shared_ptr<http::Exchange> exchange,
+                                  std::shared_ptr<AdmissionSlot> slot);
 
 // Requests in flight: exchanges not released (the driver releases each when run() ends, or
 // the object goes). Hub thread.

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <iostream>
 #include <memory>
 
@@ -15,6 +14,7 @@
 #include "python/hub.h"
 #include "python/task.h"
 #include "python/wait.h"
+#include "wsgi/admission.h"
 #include "wsgi/exchange_object.h"
 #include "wsgi/serve_state.h"
 
@@ -30,60 +30,15 @@ using python::PyRef;
 struct Dispatch : std::enable_shared_from_this<Dispatch> {
   Hub* hub;
   PyRef app, run, base_environ;
-  bool closed = false;  // hub thread only
-  std::size_t max_active = 0;  // 0: no limit
-  std::size_t active = 0;      // request tasks started and not finished
-  std::uint64_t abandoned_unlogged = 0;  // dropped queued requests not logged yet
-  std::optional<std::chrono::steady_clock::time_point> abandoned_logged_at;
-  std::deque<std::shared_ptr<http::Exchange>> waiting;  // parsed, waiting for a free slot
+  std::shared_ptr<Admission> admission;  // max_active_requests
 
   void start_request(std::shared_ptr<http::Exchange> exchange) {
-    if (closed) return;
-    if (max_active && active >= max_active) {
-      waiting.push_back(std::move(exchange));
-      return;
-    }
-    launch(std::move(exchange));
+    if (admission) admission->admit(std::move(exchange));
   }
 
-  void request_done() {
-    --active;
-    while (!closed && !waiting.empty() && (!max_active || active < max_active)) {
-      std::shared_ptr<http::Exchange> next = std::move(waiting.front());
-      waiting.pop_front();
-      if (next->client_gone()) {
-        drop_abandoned(*next);
-        continue;
-      }
-      launch(std::move(next));
-    }
-  }
-
-  // Its client closed the connection while the request waited for a slot (it gave up, e.g. a
-  // proxy's timeout): running it would only add to the backlog that made it wait. A client
-  // that half-closes after sending is treated the same, as nginx treats it.
-  // Logged as a count (when a client gives up, many usually do): at once, then at most every
-  // 10 s, the rest when the server stops.
-  void drop_abandoned(http::Exchange& exchange) {
-    exchange.abort();
-    ++abandoned_unlogged;
-    auto now = std::chrono::steady_clock::now();
-    if (abandoned_logged_at && now - *abandoned_logged_at < std::chrono::seconds(10)) return;
-    abandoned_logged_at = now;
-    log_abandoned();
-  }
-
-  void log_abandoned() {
-    if (abandoned_unlogged == 0) return;
-    core::log_info("http: ", abandoned_unlogged, abandoned_unlogged == 1 ? " request" : " requests",
-                   " not run: the client closed the connection while the request waited for a "
-                   "free slot (max_active_requests)");
-    abandoned_unlogged = 0;
-  }
-
-  void launch(std::shared_ptr<http::Exchange> exchange) {
+  bool launch(std::shared_ptr<http::Exchange> exchange, std::shared_ptr<AdmissionSlot> slot) {
     PyRef exchange_object =
-        python::catching([&] { return new_exchange_object(std::move(exchange)); });
+        python::catching([&] { return new_exchange_object(std::move(exchange), slot); });
     PyRef args = exchange_object ? PyRef::steal(PyTuple_Pack(3, app.get(), exchange_object.get(),
                                                              base_environ.get()))
                                  : PyRef();
@@ -92,18 +47,16 @@ struct Dispatch : std::enable_shared_from_this<Dispatch> {
                       : PyRef();
     if (!task) {
       PyErr_Print();
-      return;
+      return false;
     }
-    ++active;
-    python::set_on_finished(task.get(),
-                            [self = shared_from_this()] { self->request_done(); });
+    python::set_on_finished(task.get(), [slot] { slot->finished(); });
     hub->start_task(task.get());
+    return true;
   }
 
   void close() {
-    log_abandoned();
-    closed = true;
-    waiting.clear();
+    if (admission) admission->close();
+    admission.reset();
     app.reset();
     run.reset();
     base_environ.reset();
@@ -116,6 +69,8 @@ http::ServerOptions options_of(const config::HttpConfig& http) {
   options.max_header_bytes = static_cast<std::uint64_t>(http.max_header_bytes);
   options.max_header_fields = static_cast<std::uint32_t>(http.max_header_fields);
   options.max_body_bytes = static_cast<std::uint64_t>(http.max_body_bytes);
+  options.body_buffer_bytes = static_cast<std::uint64_t>(http.body_buffer_bytes);
+  options.min_body_rate = http.min_body_rate;
   options.header_timeout_s = http.header_timeout_s;
   options.keepalive_timeout_s = http.keepalive_timeout_s;
   options.idle_timeout_s = http.idle_timeout_s;
@@ -136,6 +91,16 @@ void say(const std::string& line) {
   std::string text = serve_config().label + ": " + line + "\n";
   ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
   (void)ignored;
+}
+
+// The supervisor waits for this before it announces the server, starts the other workers of
+// a generation, or stops the workers a reload replaces.
+void tell_supervisor(int ready_fd) {
+  if (ready_fd < 0) return;
+  auto pid = static_cast<std::int32_t>(::getpid());
+  ssize_t ignored = ::write(ready_fd, &pid, sizeof pid);
+  (void)ignored;
+  ::close(ready_fd);
 }
 
 bool is_stop_request() {
@@ -187,7 +152,13 @@ PyObject* serve(PyObject*, PyObject*) {
   dispatch->app = std::move(ready.app);
   dispatch->run = std::move(ready.run);
   dispatch->base_environ = std::move(ready.base_environ);
-  dispatch->max_active = static_cast<std::size_t>(config.http.max_active_requests);
+  dispatch->admission = std::make_shared<Admission>(
+      static_cast<std::size_t>(config.http.max_active_requests),
+      [weak = std::weak_ptr<Dispatch>(dispatch)](std::shared_ptr<http::Exchange> exchange,
+                                                 std::shared_ptr<AdmissionSlot> slot) {
+        auto self = weak.lock();
+        return self && self->launch(std::move(exchange), std::move(slot));
+      });
   http::Server server(hub->io().context(), options_of(config.http),
                       [dispatch](std::shared_ptr<http::Exchange> exchange) {
                         dispatch->hub->call_soon_threadsafe(
@@ -204,6 +175,7 @@ PyObject* serve(PyObject*, PyObject*) {
   if (config.worker > 0) {
     say("worker " + std::to_string(config.worker) + " (pid " + std::to_string(::getpid()) +
         ") accepts connections");
+    tell_supervisor(config.ready_fd);
   } else {
     say("serving " + (config.app.empty() ? std::string("the Django project") : config.app) +
         " on " + server.address() + " (pid " + std::to_string(::getpid()) + "; Ctrl-C to stop)");

@@ -22,6 +22,7 @@ struct ServeConfig {
   int worker = 0;      // this worker's number (1..N) under a supervisor; 0: no supervisor
   std::shared_ptr<http::AcceptBalance> accept_balance;  // shared with the other workers
   int balance_slot = -1;
+  int ready_fd = -1;  // a worker writes its pid here once it accepts (for its supervisor)
 };
 
 // Before the interpreter starts: registers _puff_wsgi as a built-in module and keeps `config`.

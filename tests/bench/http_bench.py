@@ -140,6 +140,12 @@ def wrk(url, connections, seconds, pipelined):
         argv += ["-s", str(PIPELINE_LUA)]
     out = subprocess.run(argv + [url], capture_output=True, text=True,
                          timeout=seconds + 60).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out):
+    """wrk's report as {rps, p50, p99 (ms), requests, errors: {connect, read, write, timeout,
+    non-2xx}}."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not rps:
         raise RuntimeError(f"wrk printed no rate:\n{out}")
@@ -160,8 +166,24 @@ def wrk(url, connections, seconds, pipelined):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         errors["non-2xx"] = int(non2xx.group(1))
+    requests = re.search(r"(\d+) requests in", out)
     return {"rps": float(rps.group(1)), "p50": latency_ms("50"), "p99": latency_ms("99"),
-            "errors": errors}
+            "requests": int(requests.group(1)) if requests else 0, "errors": errors}
+
+
+def add_server_arguments(parser):
+    """--workers, --servers (puff alone by default) and --peer-python of the smaller benches."""
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--servers", nargs="+", default=["puff"], choices=list(SERVERS))
+    parser.add_argument("--peer-python", default=sys.executable,
+                        help="the venv of the peers (scripts/bench http makes it)")
+
+
+def server_binaries(args):
+    """(puff binary: PUFF_BIN or .venv's, the peers' bin directory); makes bench/results."""
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    return (os.environ.get("PUFF_BIN", str(ROOT / ".venv" / "bin" / "puff")),
+            str(Path(args.peer_python).parent))
 
 
 def facts(puff_bin, peer_python, workers):

@@ -8,7 +8,9 @@ import signal
 import threading
 import time
 
-from http_support import Reader, RunningServer, exchange, request_bytes
+import pytest
+
+from http_support import Reader, RunningServer, closed_by_peer, exchange, request_bytes
 
 
 def worker_pids(server, at_least, timeout=15):
@@ -72,8 +74,23 @@ def test_workers_that_fail_at_start_stop_the_supervisor(project, puff_bin):
     result = project.run("runserver", "--bind", "127.0.0.1:0", "--wsgi", "flaky:app",
                          "--workers", "2", timeout=60)
     assert result.returncode == 1
-    assert "exited with code 3; starting a new one" in result.stderr
-    assert "workers keep failing as they start; stopping" in result.stderr
+    # The first worker tried alone; the other was never started, nothing was announced.
+    assert result.stderr.count("exited with code 3 before accepting connections") == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("spec, error", [
+    ("nosuchmodule:app", "puff runserver: no module named 'nosuchmodule'"),
+    ("broken:app", "ImportError: the app cannot start"),
+])
+def test_an_application_that_does_not_load_is_one_error_with_workers(project, spec, error):
+    project.write("broken.py", "raise ImportError('the app cannot start')\n")
+    result = project.run("runserver", "--bind", "127.0.0.1:0", "--wsgi", spec,
+                         "--workers", "3", timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count(error) == 1, result.stderr
+    assert result.stderr.count("Traceback") <= 1
+    assert "serving" not in result.stderr and "starting a new one" not in result.stderr
 
 
 def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
@@ -104,10 +121,12 @@ def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
         served(b"v1")
         version("version two")
         served(b"version two")
-        # Broken code: the worker cannot start; the supervisor waits for the next change.
+        # Broken code: the new worker cannot start; the old one goes on until the next change.
         project.write("app.py", "def app(:\n")
-        assert server.wait_for_log("waiting for a file change before starting worker 1 again")
-        assert "SyntaxError" in server.log()
+        assert server.wait_for_log("the reload failed; the old workers keep serving until the "
+                                   "next file change")
+        assert server.log().count("SyntaxError") == 1
+        assert exchange(server, "GET", "/").body == b"version two"
         version("v3")
         served(b"v3")
         server.signal(signal.SIGTERM)
@@ -115,23 +134,25 @@ def test_reload_serves_the_new_code_after_a_change(project, puff_bin):
 
 
 class LoadClient(threading.Thread):
-    """Keeps one keep-alive connection busy with GET /pid until told to stop. A connection the
-    server closes before any byte of a response is reopened and the request sent again (what
-    HTTP clients do with an idempotent request on a reused connection: the server never took
-    it); a partial response, a reset after response bytes or a non-200 is a failure."""
+    """Keeps one keep-alive connection busy with GET /pid until told to stop, as wrk does: no
+    retries. A response with `Connection: close` ends the connection cleanly (a new one
+    follows); a connection closed or reset with a request unanswered, a partial response or a
+    non-200 is a failure. A refused connection ends the client (`refused`: the server is
+    stopping or gone)."""
 
     def __init__(self, server):
         super().__init__(daemon=True)
         self.server = server
         self.stop = threading.Event()
-        self.answered, self.reopened, self.failures, self.pids = 0, 0, [], set()
+        self.answered, self.refused, self.failures, self.pids = 0, 0, [], set()
 
     def run(self):
         while not self.stop.is_set():
             try:
                 sock = self.server.connect(timeout=10)
             except OSError:
-                return  # the server is gone (SIGTERM test): nothing was sent
+                self.refused += 1
+                return
             with sock:
                 self._exchange_until_closed(sock)
 
@@ -141,23 +162,18 @@ class LoadClient(threading.Thread):
             try:
                 sock.sendall(request_bytes("GET", "/pid"))
                 status, _reason, headers, _raw = reader.head()
-            except (EOFError, OSError):
-                if reader.buffer:
-                    self.failures.append(f"partial response head {reader.buffer[:60]!r}")
-                else:
-                    self.reopened += 1
-                return
-            try:
-                length = dict((k.lower(), v) for k, v in headers)["content-length"]
-                body = reader.read_exact(int(length))
+                fields = dict((k.lower(), v) for k, v in headers)
+                body = reader.read_exact(int(fields["content-length"]))
             except (EOFError, OSError, KeyError) as error:
-                self.failures.append(f"response cut after its head: {error!r}")
+                self.failures.append(f"request lost: {error!r} after {reader.buffer[:60]!r}")
                 return
             if status != 200:
                 self.failures.append(f"status {status}")
                 return
             self.answered += 1
             self.pids.add(int(body))
+            if fields.get("connection") == "close":
+                return
 
 
 def run_load(server, clients=6):
@@ -173,7 +189,7 @@ def stop_load(load):
     for client in load:
         client.join(30)
     return (sum(c.answered for c in load), [f for c in load for f in c.failures],
-            set().union(*(c.pids for c in load)))
+            set().union(*(c.pids for c in load)), sum(c.refused for c in load))
 
 
 def test_sighup_under_load_drops_nothing(puff_bin):
@@ -188,26 +204,99 @@ def test_sighup_under_load_drops_nothing(puff_bin):
         while time.monotonic() < deadline and not (
                 {p for c in load for p in c.pids} - before):
             time.sleep(0.1)
-        time.sleep(0.5)  # keep the load on while the old workers drain
-        answered, failures, pids = stop_load(load)
+        time.sleep(1.5)  # keep the load on while the old workers drain
+        answered, failures, pids, refused = stop_load(load)
     assert not failures, failures[:5]
+    assert refused == 0
     assert answered > 100 and pids - before, (answered, before, pids)
 
 
-def test_sigterm_under_load_answers_every_accepted_request(puff_bin):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_under_load_answers_every_accepted_request(puff_bin, workers):
     server = RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
-                           "--workers", "2", "--access-log", "off")
+                           "--workers", workers, "--access-log", "off")
     try:
         load = run_load(server)
         time.sleep(0.7)
         server.signal(signal.SIGTERM)
         code = server.wait(30)
-        answered, failures, _pids = stop_load(load)
+        answered, failures, _pids, refused = stop_load(load)
     finally:
         server.stop()
     assert code == 0
     assert not failures, failures[:5]
-    assert answered > 100
+    assert answered > 100 and refused == len(load)  # each ran until the server was gone
+
+
+def idle_keep_alive_connections(server, count):
+    """`count` connections, each with one request answered: idle, kept alive."""
+    socks = [server.connect() for _ in range(count)]
+    pids = set()
+    for sock in socks:
+        sock.sendall(request_bytes("GET", "/pid"))
+        pids.add(int(Reader(sock).response().body))
+    return socks, pids
+
+
+def wait_until_workers_stop(server, count, timeout=20):
+    """Until `count` workers have begun their stop (the line each prints)."""
+    deadline = time.monotonic() + timeout
+    while server.log().count("stopping: no new connections") < count:
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.005)
+
+
+def assert_answered_then_closed(socks, target):
+    for sock in socks:
+        sock.sendall(request_bytes("GET", target))
+    for sock in socks:
+        response = Reader(sock).response()
+        assert response.status == 200 and response.header("Connection") == "close"
+        assert closed_by_peer(sock)
+        sock.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_request_sent_as_the_stop_begins_on_an_idle_connection_is_answered(puff_bin, workers):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", workers) as server:
+        socks, _pids = idle_keep_alive_connections(server, 8)
+        server.signal(signal.SIGTERM)
+        wait_until_workers_stop(server, int(workers))
+        # Sent after every worker began its stop (as if on the wire already): answered.
+        assert_answered_then_closed(socks, "/pid")
+        assert server.wait() == 0
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_new_connections_after_the_stop_are_refused_not_held(puff_bin, workers):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", workers) as server:
+        socks = [server.connect() for _ in range(int(workers) * 2)]
+        for sock in socks:
+            sock.sendall(request_bytes("GET", "/slow?3"))  # the workers drain for 3 s
+        time.sleep(0.5)
+        server.signal(signal.SIGTERM)
+        wait_until_workers_stop(server, int(workers))
+        started = time.monotonic()
+        with pytest.raises(ConnectionRefusedError):
+            server.connect(timeout=10).close()
+        assert time.monotonic() - started < 2.5  # refused at the client's first retry
+        for sock in socks:
+            assert Reader(sock).response().body == b"slow done"
+            sock.close()
+        assert server.wait() == 0
+
+
+def test_sighup_answers_the_requests_sent_to_the_old_workers_as_they_stop(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--workers", "2") as server:
+        worker_pids(server, 2)
+        socks, old = idle_keep_alive_connections(server, 8)
+        server.signal(signal.SIGHUP)
+        wait_until_workers_stop(server, 2)  # the old ones, once both new ones accept
+        assert_answered_then_closed(socks, "/pid")
+        assert not worker_pids(server, 2) & old
 
 
 def pids_of_connections(server, count):

@@ -222,8 +222,22 @@ def test_pipelined_requests_are_answered_in_order(server):
         assert json.loads(reader.response().body)["PATH_INFO"] == "/env/fourth"
 
 
-def test_expect_100_continue_is_sent_when_the_app_reads(server):
+def test_expect_100_continue_is_sent_at_once_as_the_body_is_read_ahead(server):
     with server.connect() as sock:
+        sock.sendall(request_bytes("POST", "/ignore_body", [("Expect", "100-continue"),
+                                                            ("Content-Length", "5")]))
+        reader = Reader(sock)
+        status, reason, _, _ = reader.head()
+        assert (status, reason) == (100, "Continue")  # before the application ran
+        sock.sendall(b"hello")
+        assert reader.response().body == b"ignored"
+        sock.sendall(request_bytes("POST", "/echo?all", [("Expect", "100-continue")], b"again"))
+        assert reader.response().body == b"again|eof=b''"
+
+
+def test_without_read_ahead_expect_100_continue_waits_for_the_app(puff_bin):
+    with RunningServer(puff_bin, "--bind", "127.0.0.1:0", "--wsgi", "wsgi_apps.apps:app",
+                       "--body-buffer-bytes", "0") as server, server.connect() as sock:
         sock.sendall(request_bytes("POST", "/echo?all", [("Expect", "100-continue"),
                                                          ("Content-Length", "5")]))
         reader = Reader(sock)
@@ -231,16 +245,11 @@ def test_expect_100_continue_is_sent_when_the_app_reads(server):
         assert (status, reason) == (100, "Continue")
         sock.sendall(b"hello")
         assert reader.response().body == b"hello|eof=b''"
-
-
-def test_expect_100_continue_is_not_sent_when_the_app_does_not_read(server):
-    with server.connect() as sock:
         sock.sendall(request_bytes("POST", "/ignore_body", [("Expect", "100-continue"),
                                                             ("Content-Length", "5")]))
-        reader = Reader(sock)
         response = reader.response()
         assert response.status == 200 and response.body == b"ignored"
-        # The body never came, so the connection cannot carry another request.
+        # Not asked for, the body never came: the connection cannot carry another request.
         assert response.header("Connection") == "close"
         assert closed_by_peer(sock)
 

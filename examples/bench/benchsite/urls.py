@@ -10,4 +10,6 @@ urlpatterns = [
     path("updates", views.updates),
     path("io-wait", views.io_wait),
     path("cache", views.cache_view),
+    path("form", views.form),
+    path("stream", views.stream),
 ]

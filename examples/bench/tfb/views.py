@@ -3,7 +3,7 @@ from random import randint
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from tfb.models import Fortune, World
@@ -61,3 +61,17 @@ def cache_view(request):
     values = cache.get_many(CACHE_KEYS)
     cache.set(f"bench:hit:{randint(1, 100)}", len(values), timeout=60)
     return JsonResponse({"found": len(values)})
+
+
+def form(request):
+    """A form post (the slow-client bench sends its body slowly)."""
+    return JsonResponse({"fields": len(request.POST)})
+
+
+STREAM_CHUNK = b"x" * 65536
+
+
+def stream(request):
+    """64 KiB chunks, ?n of them (the slow-client bench does not read them)."""
+    return StreamingHttpResponse((STREAM_CHUNK for _ in range(_count(request))),
+                                 content_type="application/octet-stream")

@@ -1,6 +1,7 @@
 // The reading half of a Connection, its timers and its closing. See connection.h.
 #include "http/detail/connection.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 
 #include "core/durations.h"
@@ -14,11 +15,17 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-constexpr std::size_t kDrainChunk = 64 * 1024;
+// The pieces of a body the connection reads for itself (reading ahead, draining).
+constexpr std::size_t kBodyPiece = 64 * 1024;
 // The rest of a body nobody read is dropped up to this much to keep the connection; beyond,
 // closing is cheaper.
 constexpr std::uint64_t kMaxDrainBytes = 1024 * 1024;
 constexpr double kLingerSeconds = 2.0;
+// When the server stops, an idle connection waits this long (at most its keep-alive or header
+// timeout) for a request its client may have sent already: closing at once would lose it.
+constexpr double kStopGraceSeconds = 1.0;
+// min_body_rate is measured over this long (at most idle_timeout): see body_pace.h.
+constexpr double kBodyRateWindowSeconds = 10.0;
 
 }  // namespace
 
@@ -40,19 +47,19 @@ void Connection::start() {
 
 void Connection::begin_shutdown() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->closed_) return;
-    boost::system::error_code ec;
-    bool idle = self->exchanges_.empty() && !self->reading_body_of_;
-    bool arriving = self->head_started_ || self->reader_.buffered() > 0 ||
-                    self->socket_.available(ec) > 0;
-    if (idle && arriving && self->accepting_requests_) {
-      // A request is on its way: answer it (with Connection: close), then close; closing
-      // now would lose it. header_timeout still bounds a client that never finishes it.
-      self->stop_after_next_ = true;
+    if (self->closed_ || self->lingering_ || !self->accepting_requests_) return;
+    const ExchangeState* last = self->exchanges_.empty() ? nullptr : self->exchanges_.back().get();
+    if (last && !last->head_queued) {
+      self->accepting_requests_ = false;  // its response says Connection: close
       return;
     }
-    self->accepting_requests_ = false;
-    if (idle) self->close_now();
+    // Idle, or the last response already promised keep-alive: the client may have sent its
+    // next request already. Answer it (with Connection: close), then close; a client that sends
+    // nothing is closed after a short grace (header_timeout bounds one that starts a head).
+    self->stop_after_next_ = true;
+    if (!last && !self->reading_body_of_ && !self->head_started_ && self->reader_.buffered() == 0) {
+      self->arm_idle_timer();
+    }
   });
 }
 
@@ -94,11 +101,16 @@ void Connection::parse_head() {
       break;
   }
   if (reader_.buffered() == 0 && exchanges_.empty() && read_timer_kind_ == ReadTimer::none) {
-    arm_read_timer(first_request_ ? ReadTimer::header : ReadTimer::keepalive,
-                   first_request_ ? server_->options.header_timeout_s
-                                  : server_->options.keepalive_timeout_s);
+    arm_idle_timer();
   }
   read_socket();
+}
+
+void Connection::arm_idle_timer() {
+  double seconds =
+      first_request_ ? server_->options.header_timeout_s : server_->options.keepalive_timeout_s;
+  if (stop_after_next_) seconds = std::min(seconds, kStopGraceSeconds);
+  arm_read_timer(first_request_ ? ReadTimer::header : ReadTimer::keepalive, seconds);
 }
 
 void Connection::dispatch_head(RequestReader::Head next) {
@@ -116,8 +128,9 @@ void Connection::dispatch_head(RequestReader::Head next) {
   exchanges_.push_back(ex);
   if (next.has_body) {
     reading_body_of_ = ex;
+    start_body_pace();
   } else {
-    ex->body_done = true;
+    ex->set_body_done();
   }
   server_->requests_total.fetch_add(1, std::memory_order_relaxed);
   if (const StaticMount* mount = find_static_mount(server_->options.static_mounts, ex->head)) {
@@ -126,6 +139,22 @@ void Connection::dispatch_head(RequestReader::Head next) {
     return;
   }
   arm_request_timer(ex);
+  if (next.has_body && server_->options.body_buffer_bytes > 0) {
+    // The handler gets the request once its body is in (or body_buffer_bytes of it): a slow
+    // client holds a buffer meanwhile, not a running request. Its 100 Continue goes out now.
+    ex->prebuffering = true;
+    if (ex->head.content_length) {
+      ex->prebuffered.reserve(static_cast<std::size_t>(
+          std::min(*ex->head.content_length, server_->options.body_buffer_bytes)));
+    }
+    if (ex->head.expects_continue) queue_continue(*ex);
+  } else {
+    hand_to_handler(ex);
+  }
+  continue_reading();
+}
+
+void Connection::hand_to_handler(const std::shared_ptr<ExchangeState>& ex) {
   auto handle = std::make_shared<Exchange>(shared_from_this(), ex);
   try {
     server_->handler(std::move(handle));
@@ -134,7 +163,20 @@ void Connection::dispatch_head(RequestReader::Head next) {
   } catch (...) {
     core::log_error("http: the request handler threw");
   }
-  continue_reading();
+}
+
+void Connection::queue_continue(ExchangeState& ex) {
+  ex.continue_sent = true;
+  ex.out.push_back({"HTTP/1.1 100 Continue\r\n\r\n", nullptr});
+  flush();  // written once the responses before it are (flush writes the front's only)
+}
+
+void Connection::start_body_pace() {
+  const ServerOptions& options = server_->options;
+  double window = options.min_body_rate > 0
+                      ? std::min(kBodyRateWindowSeconds, options.idle_timeout_s)
+                      : options.idle_timeout_s;
+  body_pace_.emplace(options.min_body_rate, window);
 }
 
 // A request that never reached the handler (unparseable, too large, ambiguous framing):
@@ -146,7 +188,7 @@ void Connection::reject_head(const RequestHead& parsed, const HeadVerdict& verdi
   ex->head.method = parsed.method.empty() ? "-" : parsed.method;
   ex->head.target = parsed.target.empty() ? "-" : parsed.target;
   ex->head.peer = peer_;
-  ex->body_done = true;
+  ex->set_body_done();
   accepting_requests_ = false;
   cancel_read_timer();
   exchanges_.push_back(ex);
@@ -155,15 +197,15 @@ void Connection::reject_head(const RequestHead& parsed, const HeadVerdict& verdi
 
 void Connection::pump_body() {
   std::shared_ptr<ExchangeState> ex = reading_body_of_;
-  if (!ex->body_waiter && !ex->draining) {
-    cancel_read_timer();  // nobody asks: the client waits (backpressure)
+  auto now = std::chrono::steady_clock::now();
+  if (!ex->body_waiter && !ex->draining && !ex->prebuffering) {
+    stop_waiting_for_body(now);  // nobody asks: the client waits (backpressure)
     return;
   }
   for (;;) {
     RequestReader::BodyPiece piece;
     HeadVerdict refusal;
-    RequestReader::Step step =
-        reader_.read_body(ex->draining ? kDrainChunk : ex->body_max, piece, refusal);
+    RequestReader::Step step = reader_.read_body(body_read_size(*ex), piece, refusal);
     if (step == RequestReader::Step::refused) {
       reading_body_of_.reset();
       accepting_requests_ = false;
@@ -171,8 +213,9 @@ void Connection::pump_body() {
       fail_request(ex, refusal.status, std::string(refusal.reason), refusal.why);
       return;
     }
+    body_pace_->received(piece.data.size(), now);
     if (piece.done) {
-      ex->body_done = true;
+      ex->set_body_done();
       reading_body_of_.reset();
     }
     if (step == RequestReader::Step::need_more) break;  // need bytes from the socket
@@ -189,15 +232,40 @@ void Connection::pump_body() {
       }
       continue;
     }
-    cancel_read_timer();
-    BodyCallback waiter = std::move(ex->body_waiter);
-    ex->body_waiter = nullptr;
-    call_safely(waiter, BodyRead{std::move(piece.data), piece.done, ""});
-    if (piece.done) continue_reading();
+    if (ex->prebuffering) {
+      ex->prebuffered += piece.data;
+      if (!piece.done && ex->prebuffered.size() < server_->options.body_buffer_bytes) continue;
+      ex->prebuffering = false;
+      hand_to_handler(ex);  // the rest, if any, is read when the application asks
+    } else {
+      BodyCallback waiter = std::move(ex->body_waiter);
+      ex->body_waiter = nullptr;
+      call_safely(waiter, BodyRead{std::move(piece.data), piece.done, ""});
+    }
+    if (piece.done) {
+      continue_reading();
+    } else {
+      stop_waiting_for_body(now);
+    }
     return;
   }
-  arm_read_timer(ReadTimer::body, server_->options.idle_timeout_s);
+  body_pace_->waiting(now);
+  arm_read_timer(ReadTimer::body, body_pace_->seconds_left(now));
   read_socket();
+}
+
+std::size_t Connection::body_read_size(const ExchangeState& ex) const {
+  if (ex.draining) return kBodyPiece;
+  if (ex.prebuffering) {
+    return std::min<std::size_t>(kBodyPiece,
+                                 server_->options.body_buffer_bytes - ex.prebuffered.size());
+  }
+  return ex.body_max;
+}
+
+void Connection::stop_waiting_for_body(std::chrono::steady_clock::time_point now) {
+  if (read_timer_kind_ == ReadTimer::body) cancel_read_timer();
+  body_pace_->paused(now);
 }
 
 void Connection::read_socket() {
@@ -252,7 +320,9 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
       std::shared_ptr<ExchangeState> ex = reading_body_of_;
       reading_body_of_.reset();
       reader_.abandon();
-      fail_body(*ex, "the client closed the connection before the end of the request body");
+      const char* why = "the client closed the connection before the end of the request body";
+      fail_body(*ex, why);
+      if (ex->prebuffering) fail_request(ex, 400, "Bad Request", why);  // no handler to answer
     }
     if (ec != asio::error::eof || exchanges_.empty()) {
       close_now();  // reset or nothing in flight: nobody is left to answer
@@ -273,6 +343,10 @@ void Connection::read_body(std::shared_ptr<ExchangeState> ex, std::size_t max,
       call_safely(done, BodyRead{"", false, ex->body_error});
       return;
     }
+    if (ex->prebuffered_taken < ex->prebuffered.size()) {
+      call_safely(done, take_prebuffered(*ex, max));
+      return;
+    }
     if (ex->body_done) {
       call_safely(done, BodyRead{"", true, ""});
       return;
@@ -289,12 +363,28 @@ void Connection::read_body(std::shared_ptr<ExchangeState> ex, std::size_t max,
     ex->body_max = max == 0 ? 1 : max;
     if (ex->head.expects_continue && !ex->continue_sent && !ex->head_queued &&
         !self->exchanges_.empty() && self->exchanges_.front() == ex) {
-      ex->continue_sent = true;
-      ex->out.push_back({"HTTP/1.1 100 Continue\r\n\r\n", nullptr});
-      self->flush();
+      self->queue_continue(*ex);
     }
     if (self->reading_body_of_ == ex) self->pump_body();
   });
+}
+
+// Up to `max` bytes of what was read ahead; its memory goes once it is all taken.
+BodyRead Connection::take_prebuffered(ExchangeState& ex, std::size_t max) {
+  std::size_t left = ex.prebuffered.size() - ex.prebuffered_taken;
+  BodyRead read;
+  if (ex.prebuffered_taken == 0 && max >= left) {
+    read.data = std::move(ex.prebuffered);
+  } else {
+    read.data = ex.prebuffered.substr(ex.prebuffered_taken, std::min(max, left));
+  }
+  ex.prebuffered_taken += read.data.size();
+  if (read.data.size() == left) {
+    std::string().swap(ex.prebuffered);
+    ex.prebuffered_taken = 0;
+    read.eof = ex.body_done;
+  }
+  return read;
 }
 
 // ---- timers and closing --------------------------------------------------------------------
@@ -327,8 +417,15 @@ void Connection::on_read_timeout(ReadTimer kind) {
     std::shared_ptr<ExchangeState> ex = reading_body_of_;
     reading_body_of_.reset();
     reader_.abandon();
-    fail_body(*ex, "timed out waiting for the request body (idle_timeout_s)");
-    fail_request(ex, 408, "Request Timeout");
+    if (ex->draining) {  // its response is out: nobody waits for the rest
+      close_now();
+      return;
+    }
+    const char* why = server_->options.min_body_rate > 0
+                          ? "the request body arrived slower than min_body_rate"
+                          : "timed out waiting for the request body (idle_timeout_s)";
+    fail_body(*ex, why);
+    fail_request(ex, 408, "Request Timeout", why);
     return;
   }
   if (kind == ReadTimer::header && head_started_) {
@@ -352,7 +449,7 @@ void Connection::arm_request_timer(const std::shared_ptr<ExchangeState>& ex) {
         if (ec || !ex || ex->head_queued || self->closed_) return;
         core::log_warning("http: ", ex->head.method, " ", ex->head.target,
                           " did not start its response within request_timeout_s");
-        if (ex->body_waiter) {
+        if (ex->body_waiter || ex->prebuffering) {
           self->fail_request(ex, 408, "Request Timeout");
         } else {
           self->fail_request(ex, 503, "Service Unavailable");

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/body_pace.h"
 #include "http/detail/exchange_state.h"
 #include "http/exchange.h"
 #include "http/request_reader.h"
@@ -57,9 +58,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void continue_reading();
   void parse_head();
+  void arm_idle_timer();  // waiting for the next request (header, keep-alive or stop grace)
   void dispatch_head(RequestReader::Head next);
   void reject_head(const RequestHead& parsed, const HeadVerdict& verdict);
+  void hand_to_handler(const std::shared_ptr<ExchangeState>& ex);
+  void queue_continue(ExchangeState& ex);
+  void start_body_pace();
   void pump_body();
+  std::size_t body_read_size(const ExchangeState& ex) const;
+  void stop_waiting_for_body(std::chrono::steady_clock::time_point now);
+  static BodyRead take_prebuffered(ExchangeState& ex, std::size_t max);
   void read_socket();
   void read_now();
   void on_read(const boost::system::error_code& ec, std::size_t n);
@@ -72,6 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_body(ExchangeState& ex, const std::string& error);
   void serve_static(const std::shared_ptr<ExchangeState>& ex, const StaticMount& mount);
   void flush();
+  std::uint64_t unsent_bytes_of(const ExchangeState& ex) const;
   void arm_write_timer();
   void send_file(const std::shared_ptr<ExchangeState>& ex, std::shared_ptr<FileSegment> file);
   void on_written(const std::shared_ptr<ExchangeState>& ex, const boost::system::error_code& ec);
@@ -94,11 +103,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool head_started_ = false;  // bytes of the next head have arrived (the header timer runs)
   bool first_request_ = true;
   std::shared_ptr<ExchangeState> reading_body_of_;
+  std::optional<BodyPace> body_pace_;  // of reading_body_of_
   bool socket_read_pending_ = false;
   bool read_eof_ = false;
   std::atomic<bool> client_gone_{false};  // read_eof_ or closed_, for other threads
   bool accepting_requests_ = true;
-  bool stop_after_next_ = false;  // shutting down: answer the request arriving, then close
+  bool stop_after_next_ = false;  // shutting down: answer the next request, then close
   std::deque<std::shared_ptr<ExchangeState>> exchanges_;  // front: the response being written
 
   bool writing_ = false;

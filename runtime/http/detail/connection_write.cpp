@@ -37,6 +37,10 @@ void Connection::do_send(const std::shared_ptr<ExchangeState>& ex,
     call_safely(done, false);
     return;
   }
+  // Within the send buffer the handler goes on at once; beyond it, once the bytes are written:
+  // a client that reads slowly slows the handler down, and its memory stays bounded. (Counted
+  // as Exchange::send_would_wait() counts: the body's own bytes on top of those unsent.)
+  bool buffered = !last && unsent_bytes_of(*ex) + body.size() <= Exchange::kSendBufferBytes;
   if (head) {
     std::string problem = check_response_head(*head);
     if (!problem.empty()) {
@@ -52,8 +56,19 @@ void Connection::do_send(const std::shared_ptr<ExchangeState>& ex,
     ex->finished = true;
     if (ex->request_timer) ex->request_timer->cancel();
   }
-  ex->out.push_back({std::move(framed), std::move(done)});
+  ex->out.push_back({std::move(framed), buffered ? nullptr : std::move(done)});
   flush();
+  ex->unsent.store(unsent_bytes_of(*ex), std::memory_order_relaxed);
+  if (buffered) call_safely(done, true);
+}
+
+std::uint64_t Connection::unsent_bytes_of(const ExchangeState& ex) const {
+  std::uint64_t total = 0;
+  for (const auto& pending : ex.out) total += pending.bytes.size();
+  if (writing_ && !exchanges_.empty() && exchanges_.front().get() == &ex) {
+    for (const auto& pending : write_batch_) total += pending.bytes.size();
+  }
+  return total;
 }
 
 void Connection::send_file(std::shared_ptr<ExchangeState> ex, ResponseHead head,
@@ -93,6 +108,7 @@ void Connection::queue_head(ExchangeState& ex, const ResponseHead& head) {
 
 void Connection::fail_body(ExchangeState& ex, const std::string& error) {
   if (ex.body_error.empty()) ex.body_error = error;
+  ex.body_in.store(true, std::memory_order_relaxed);
   BodyCallback waiter = std::move(ex.body_waiter);
   ex.body_waiter = nullptr;
   call_safely(waiter, BodyRead{"", false, error});
@@ -107,6 +123,7 @@ void Connection::fail_request(const std::shared_ptr<ExchangeState>& ex, int stat
   }
   accepting_requests_ = false;
   ex->failed = true;
+  ex->prebuffering = false;  // never handed to the handler
   std::string body = reason;
   if (!why.empty()) body.append(": ").append(why);
   body += "\n";
@@ -238,6 +255,7 @@ void Connection::on_written(const std::shared_ptr<ExchangeState>& ex,
   write_timer_.cancel();
   std::vector<ExchangeState::Pending> batch = std::move(write_batch_);
   write_batch_.clear();
+  ex->unsent.store(unsent_bytes_of(*ex), std::memory_order_relaxed);
   for (auto& pending : batch) call_safely(pending.done, !ec);
   if (ec) {
     close_now();

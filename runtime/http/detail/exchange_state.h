@@ -2,6 +2,7 @@
 // (immutable once handed out).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +17,11 @@
 namespace puff::http::detail {
 
 struct ExchangeState {
+  void set_body_done() {
+    body_done = true;
+    body_in.store(true, std::memory_order_relaxed);
+  }
+
   RequestHead head;
   std::chrono::steady_clock::time_point started;
   bool keep_alive = true;
@@ -23,6 +29,12 @@ struct ExchangeState {
 
   // Request body.
   bool body_done = false;
+  // Any thread: no read of the body will wait for the client any more (it is all here, or
+  // failed).
+  std::atomic<bool> body_in{false};
+  bool prebuffering = false;  // read ahead before the handler gets the request
+  std::string prebuffered;    // read ahead, from prebuffered_taken on not yet read_body()'s
+  std::size_t prebuffered_taken = 0;
   std::string body_error;
   BodyCallback body_waiter;
   std::size_t body_max = 0;
@@ -46,6 +58,7 @@ struct ExchangeState {
     std::shared_ptr<FileSegment> file;  // sent with sendfile(2) after `bytes`
   };
   std::vector<Pending> out;
+  std::atomic<std::uint64_t> unsent{0};  // any thread: bytes of `out` and in the socket write
   std::optional<boost::asio::steady_timer> request_timer;
 };
 

@@ -34,6 +34,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   Acceptor acceptor;  // strand-only
   std::string address;
   std::string unix_path;  // removed when the listener closes
+  bool owns_listener = false;  // opened by start() (else a supervisor's, shared)
   bool accept_paused = false;  // acceptor strand: at max_connections
   std::chrono::microseconds balance_recheck{0};  // acceptor strand: AcceptBalance backoff
 

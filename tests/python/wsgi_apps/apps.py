@@ -127,6 +127,13 @@ def endless(environ, start_response):
     return TrackedBody("endless:" + _query(environ), body())
 
 
+def flood(environ, start_response):
+    """64 KiB chunks as fast as the client takes them, ?MIB MiB in all (64 by default)."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    chunk = b"x" * 65536
+    return TrackedBody("flood", (chunk for _ in range(16 * int(_query(environ) or "64"))))
+
+
 def stats(environ, start_response):
     return _respond(start_response, json.dumps({"closed": closed, "arrivals": arrivals,
                                                 "peak_running": running["peak"]}),
@@ -317,7 +324,7 @@ ROUTES = {
     "/file_wrapper": file_wrapper, "/head_body": head_body, "/slow": slow,
     "/barrier": barrier, "/context": context, "/no_content_length": no_content_length,
     "/pid": pid, "/active": active, "/real_file": real_file, "/lazy_start": lazy_start,
-    "/keep": keep,
+    "/keep": keep, "/flood": flood,
 }
 
 
